@@ -1,0 +1,232 @@
+//! The error type of this crate.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Everything that can go wrong while reading inputs or writing outputs.
+///
+/// Every message names the file it is about; messages about one record also
+/// name the 1-based line (JSONL, CSV: the line the record starts on) or, for
+/// Parquet, the 1-based row, written the same way (`file:N`). Messages about
+/// a missing column list the columns that do exist.
+#[derive(Debug, thiserror::Error)]
+pub enum IoError {
+    /// An input path given on the command line does not exist.
+    #[error("{}: no such file or directory", .path.display())]
+    NotFound { path: PathBuf },
+
+    /// An operating-system error while opening, reading or writing `path`.
+    #[error("{}: {err}", .path.display())]
+    Io { path: PathBuf, err: std::io::Error },
+
+    /// The format of a file cannot be told from its extension.
+    #[error(
+        "{}: cannot tell the format from the extension; expected {expected} (or pass --format)",
+        .path.display()
+    )]
+    UnknownFormat {
+        path: PathBuf,
+        expected: &'static str,
+    },
+
+    /// The file is not valid UTF-8 (and `lossy` was not asked for).
+    #[error("{}: invalid UTF-8 at byte {offset} (use --lossy to replace)", .path.display())]
+    InvalidUtf8 { path: PathBuf, offset: usize },
+
+    /// The file contains NUL bytes near its start and is not valid UTF-8.
+    #[error("{}: looks like a binary file", .path.display())]
+    Binary { path: PathBuf },
+
+    /// A JSONL line is not valid JSON.
+    #[error("{}:{line}: malformed JSON: {err}", .path.display())]
+    MalformedJson {
+        path: PathBuf,
+        line: usize,
+        err: String,
+    },
+
+    /// A JSONL line is valid JSON but not an object.
+    #[error("{}:{line}: expected a JSON object, found {found}", .path.display())]
+    NotAnObject {
+        path: PathBuf,
+        line: usize,
+        found: &'static str,
+    },
+
+    /// A JSONL record lacks a required field.
+    #[error("{}:{line}: no field \"{field}\"; keys are: {}", .path.display(), list(.keys))]
+    MissingField {
+        path: PathBuf,
+        line: usize,
+        field: String,
+        keys: Vec<String>,
+    },
+
+    /// A JSONL field has the wrong JSON type.
+    #[error("{}:{line}: field \"{field}\" must be {expected}, found {found}", .path.display())]
+    WrongFieldType {
+        path: PathBuf,
+        line: usize,
+        field: String,
+        expected: &'static str,
+        found: &'static str,
+    },
+
+    /// A CSV or Parquet file lacks a required column.
+    #[error("{}: no column \"{column}\"; columns are: {}", .path.display(), list(.columns))]
+    MissingColumn {
+        path: PathBuf,
+        column: String,
+        columns: Vec<String>,
+    },
+
+    /// A Parquet column has the wrong type.
+    #[error("{}: column \"{column}\" must be {expected}, found {found}", .path.display())]
+    WrongColumnType {
+        path: PathBuf,
+        column: String,
+        expected: &'static str,
+        found: String,
+    },
+
+    /// A Parquet row has a null where a value is required (`line` is the 1-based row).
+    #[error("{}:{line}: null value in column \"{column}\"", .path.display())]
+    NullValue {
+        path: PathBuf,
+        line: usize,
+        column: String,
+    },
+
+    /// A CSV file cannot be parsed.
+    #[error("{}: malformed CSV: {err}", Loc(.path, *.line))]
+    MalformedCsv {
+        path: PathBuf,
+        line: Option<usize>,
+        err: String,
+    },
+
+    /// A gold record has a label outside the label set.
+    #[error(
+        "{}:{line}: unknown label \"{label}\"; expected one of {}",
+        .path.display(),
+        .expected.join(", ")
+    )]
+    UnknownLabel {
+        path: PathBuf,
+        line: usize,
+        label: String,
+        expected: Vec<String>,
+    },
+
+    /// A gold record has a secondary label outside the label set.
+    #[error(
+        "{}:{line}: unknown secondary label \"{label}\"; expected one of {}",
+        .path.display(),
+        .expected.join(", ")
+    )]
+    UnknownSecondaryLabel {
+        path: PathBuf,
+        line: usize,
+        label: String,
+        expected: Vec<String>,
+    },
+
+    /// A gold record has an empty (or whitespace-only) text.
+    #[error("{}:{line}: empty text", .path.display())]
+    EmptyText { path: PathBuf, line: usize },
+
+    /// Polars failed to read or write a Parquet file.
+    #[error("{}: {action} Parquet: {err}", .path.display())]
+    Parquet {
+        path: PathBuf,
+        action: &'static str,
+        err: String,
+    },
+
+    /// A row handed to the writer is invalid (e.g. an unknown label).
+    #[error("{}: cannot write sentence {sentence} of document \"{doc_id}\": {problem}", .path.display())]
+    InvalidRow {
+        path: PathBuf,
+        doc_id: String,
+        sentence: u32,
+        problem: String,
+    },
+
+    /// Standard output was closed by the reader (e.g. `stance label ... | head`).
+    /// The CLI should exit quietly with status 0.
+    #[error("broken pipe")]
+    BrokenPipe,
+}
+
+impl IoError {
+    pub(crate) fn io(path: &Path, err: std::io::Error) -> Self {
+        if err.kind() == std::io::ErrorKind::NotFound {
+            return IoError::NotFound {
+                path: path.to_path_buf(),
+            };
+        }
+        IoError::Io {
+            path: path.to_path_buf(),
+            err,
+        }
+    }
+
+    pub(crate) fn parquet(path: &Path, action: &'static str, err: impl fmt::Display) -> Self {
+        IoError::Parquet {
+            path: path.to_path_buf(),
+            action,
+            err: err.to_string(),
+        }
+    }
+
+    /// The file this error is about, if any.
+    pub fn path(&self) -> Option<&Path> {
+        use IoError::*;
+        match self {
+            NotFound { path }
+            | Io { path, .. }
+            | UnknownFormat { path, .. }
+            | InvalidUtf8 { path, .. }
+            | Binary { path }
+            | MalformedJson { path, .. }
+            | NotAnObject { path, .. }
+            | MissingField { path, .. }
+            | WrongFieldType { path, .. }
+            | MissingColumn { path, .. }
+            | WrongColumnType { path, .. }
+            | NullValue { path, .. }
+            | MalformedCsv { path, .. }
+            | UnknownLabel { path, .. }
+            | UnknownSecondaryLabel { path, .. }
+            | EmptyText { path, .. }
+            | Parquet { path, .. }
+            | InvalidRow { path, .. } => Some(path),
+            BrokenPipe => None,
+        }
+    }
+
+    /// Whether this is [`IoError::BrokenPipe`].
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, IoError::BrokenPipe)
+    }
+}
+
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "(none)".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// `path:line` or just `path`.
+struct Loc<'a>(&'a Path, Option<usize>);
+
+impl fmt::Display for Loc<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.1 {
+            Some(line) => write!(f, "{}:{}", self.0.display(), line),
+            None => write!(f, "{}", self.0.display()),
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! Reading hand-labelled ("gold") sentences.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::Path;
+
+use polars::prelude::*;
+use serde_json::{Map, Value};
+
+use crate::input::{
+    column_as_strings, csv_error, csv_reader, decode, json_type, jsonl_objects, missing_column,
+    parquet_column_names,
+};
+use crate::{InputFormat, IoError};
+
+/// One labelled sentence of a gold file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoldRecord {
+    /// 1-based line (JSONL; CSV: the line the record starts on) or row (Parquet).
+    pub line: usize,
+    pub text: String,
+    pub label: String,
+    /// A second acceptable label; `None` when absent, null or empty.
+    pub secondary: Option<String>,
+    pub doc_id: Option<String>,
+    pub source: Option<String>,
+}
+
+/// Raw fields of one record before validation.
+struct RawGold {
+    line: usize,
+    text: String,
+    label: String,
+    secondary: Option<String>,
+    doc_id: Option<String>,
+    source: Option<String>,
+}
+
+/// Reads a gold file: JSONL (`.jsonl`/`.ndjson`), CSV or Parquet, by extension.
+///
+/// `text` and `label` are required (a missing field/column is an error naming
+/// the line, or listing the columns); `secondary`, `doc_id` and `source` are
+/// optional. Labels (trimmed) must be among `labels`; `secondary` may be null
+/// or empty. Empty or whitespace-only text is an error.
+pub fn read_gold(path: &Path, labels: &[&str]) -> Result<Vec<GoldRecord>, IoError> {
+    let format = InputFormat::from_path(path)
+        .filter(|f| *f != InputFormat::Text)
+        .ok_or_else(|| IoError::UnknownFormat {
+            path: path.to_path_buf(),
+            expected: ".jsonl, .ndjson, .csv or .parquet",
+        })?;
+    let read = || fs::read(path).map_err(|e| IoError::io(path, e));
+    let raw = match format {
+        InputFormat::Jsonl => gold_jsonl(&decode(read()?, path, false)?, path)?,
+        InputFormat::Csv => gold_csv(&decode(read()?, path, false)?, path)?,
+        InputFormat::Parquet => {
+            let file = fs::File::open(path).map_err(|e| IoError::io(path, e))?;
+            gold_parquet(ParquetReader::new(file), path)?
+        }
+        InputFormat::Text => unreachable!("filtered above"),
+    };
+    let expected = || labels.iter().map(|l| l.to_string()).collect::<Vec<_>>();
+    raw.into_iter()
+        .map(|r| {
+            if r.text.trim().is_empty() {
+                return Err(IoError::EmptyText {
+                    path: path.to_path_buf(),
+                    line: r.line,
+                });
+            }
+            let label = r.label.trim().to_string();
+            if !labels.contains(&label.as_str()) {
+                return Err(IoError::UnknownLabel {
+                    path: path.to_path_buf(),
+                    line: r.line,
+                    label,
+                    expected: expected(),
+                });
+            }
+            let secondary = r
+                .secondary
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty());
+            if let Some(s) = &secondary {
+                if !labels.contains(&s.as_str()) {
+                    return Err(IoError::UnknownSecondaryLabel {
+                        path: path.to_path_buf(),
+                        line: r.line,
+                        label: s.clone(),
+                        expected: expected(),
+                    });
+                }
+            }
+            Ok(GoldRecord {
+                line: r.line,
+                text: r.text,
+                label,
+                secondary,
+                doc_id: r.doc_id.filter(|s| !s.is_empty()),
+                source: r.source.filter(|s| !s.is_empty()),
+            })
+        })
+        .collect()
+}
+
+fn gold_jsonl(text: &str, path: &Path) -> Result<Vec<RawGold>, IoError> {
+    let mut out = Vec::new();
+    for item in jsonl_objects(text, path) {
+        let (line, obj) = item?;
+        let required = |field: &str| -> Result<String, IoError> {
+            match json_field(&obj, field, path, line, false)? {
+                Some(s) => Ok(s),
+                None => Err(IoError::MissingField {
+                    path: path.to_path_buf(),
+                    line,
+                    field: field.to_string(),
+                    keys: obj.keys().cloned().collect(),
+                }),
+            }
+        };
+        let text = required("text")?;
+        let label = required("label")?;
+        out.push(RawGold {
+            line,
+            text,
+            label,
+            secondary: json_field(&obj, "secondary", path, line, false)?,
+            doc_id: json_field(&obj, "doc_id", path, line, true)?,
+            source: json_field(&obj, "source", path, line, false)?,
+        });
+    }
+    Ok(out)
+}
+
+/// A string field (numbers allowed when `numbers`); missing or null → `None`.
+fn json_field(
+    obj: &Map<String, Value>,
+    field: &str,
+    path: &Path,
+    line: usize,
+    numbers: bool,
+) -> Result<Option<String>, IoError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::Number(n)) if numbers => Ok(Some(n.to_string())),
+        Some(other) => Err(IoError::WrongFieldType {
+            path: path.to_path_buf(),
+            line,
+            field: field.to_string(),
+            expected: if numbers {
+                "a string or a number"
+            } else {
+                "a string"
+            },
+            found: json_type(other),
+        }),
+    }
+}
+
+fn gold_csv(text: &str, path: &Path) -> Result<Vec<RawGold>, IoError> {
+    let (mut reader, header) = csv_reader(text, path)?;
+    let find = |name: &str| header.iter().position(|h| h == name);
+    let text_idx = find("text").ok_or_else(|| missing_column(path, "text", &header))?;
+    let label_idx = find("label").ok_or_else(|| missing_column(path, "label", &header))?;
+    let secondary_idx = find("secondary");
+    let doc_idx = find("doc_id");
+    let source_idx = find("source");
+    let mut out = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| csv_error(path, e))?;
+        let line = record.position().map_or(0, |p| p.line() as usize);
+        let get = |i: Option<usize>| i.and_then(|i| record.get(i)).map(str::to_string);
+        out.push(RawGold {
+            line,
+            text: get(Some(text_idx)).unwrap_or_default(),
+            label: get(Some(label_idx)).unwrap_or_default(),
+            secondary: get(secondary_idx),
+            doc_id: get(doc_idx),
+            source: get(source_idx),
+        });
+    }
+    Ok(out)
+}
+
+fn gold_parquet(mut reader: ParquetReader<fs::File>, path: &Path) -> Result<Vec<RawGold>, IoError> {
+    let columns = parquet_column_names(&mut reader, path)?;
+    for required in ["text", "label"] {
+        if !columns.iter().any(|c| c == required) {
+            return Err(missing_column(path, required, &columns));
+        }
+    }
+    let wanted: Vec<String> = ["text", "label", "secondary", "doc_id", "source"]
+        .into_iter()
+        .filter(|c| columns.iter().any(|have| have == c))
+        .map(str::to_string)
+        .collect();
+    let df = reader
+        .with_columns(Some(wanted.clone()))
+        .finish()
+        .map_err(|e| IoError::parquet(path, "cannot read", e))?;
+    let mut cols: HashMap<&str, Vec<Option<String>>> = HashMap::new();
+    for name in &wanted {
+        let (expected, cast) = if name == "text" {
+            ("a String column", false)
+        } else {
+            ("a String, categorical or integer column", true)
+        };
+        cols.insert(
+            name.as_str(),
+            column_as_strings(&df, name, path, expected, cast)?,
+        );
+    }
+    let mut take = |name: &str| cols.remove(name);
+    let texts = take("text").unwrap_or_default();
+    let labels = take("label").unwrap_or_default();
+    let mut secondary = take("secondary").map(Vec::into_iter);
+    let mut doc_ids = take("doc_id").map(Vec::into_iter);
+    let mut sources = take("source").map(Vec::into_iter);
+    let mut out = Vec::with_capacity(texts.len());
+    for (i, (text, label)) in texts.into_iter().zip(labels).enumerate() {
+        let line = i + 1;
+        let null = |column: &str| IoError::NullValue {
+            path: path.to_path_buf(),
+            line,
+            column: column.to_string(),
+        };
+        let next = |it: &mut Option<std::vec::IntoIter<Option<String>>>| {
+            it.as_mut().and_then(|it| it.next()).flatten()
+        };
+        out.push(RawGold {
+            line,
+            text: text.ok_or_else(|| null("text"))?,
+            label: label.ok_or_else(|| null("label"))?,
+            secondary: next(&mut secondary),
+            doc_id: next(&mut doc_ids),
+            source: next(&mut sources),
+        });
+    }
+    Ok(out)
+}
+
+/// Warnings about a gold set: texts (compared after trimming) that occur on
+/// several lines, with the lines listed and whether the labels agree. In
+/// order of first occurrence.
+pub fn gold_warnings(records: &[GoldRecord]) -> Vec<String> {
+    let mut groups: Vec<Vec<&GoldRecord>> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for r in records {
+        let key = r.text.trim();
+        match index.get(key) {
+            Some(&g) => groups[g].push(r),
+            None => {
+                index.insert(key, groups.len());
+                groups.push(vec![r]);
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .filter(|g| g.len() > 1)
+        .map(|g| {
+            let lines = g
+                .iter()
+                .map(|r| r.line.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut labels: Vec<&str> = Vec::new();
+            for r in &g {
+                if !labels.contains(&r.label.as_str()) {
+                    labels.push(&r.label);
+                }
+            }
+            let snippet = snippet(g[0].text.trim(), 60);
+            if labels.len() == 1 {
+                format!(
+                    "lines {lines}: duplicate text (same label \"{}\"): \"{snippet}\"",
+                    labels[0]
+                )
+            } else {
+                format!(
+                    "lines {lines}: duplicate text with conflicting labels {}: \"{snippet}\"",
+                    labels.join(", ")
+                )
+            }
+        })
+        .collect()
+}
+
+fn snippet(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        text.to_string()
+    } else {
+        let cut: String = text.chars().take(max_chars).collect();
+        format!("{cut}…")
+    }
+}

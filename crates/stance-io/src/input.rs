@@ -1,0 +1,675 @@
+//! Discovering input files and reading documents from them.
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::fmt;
+use std::fs;
+use std::io::{Cursor, Read};
+use std::path::{Component, Path, PathBuf};
+use std::str::FromStr;
+
+use polars::io::mmap::MmapBytesReader;
+use polars::prelude::*;
+use serde_json::{Map, Value};
+
+use crate::IoError;
+
+/// Extensions (lower-case, without the dot) that directory walks pick up.
+pub const KNOWN_EXTENSIONS: [&str; 6] = ["txt", "md", "jsonl", "ndjson", "csv", "parquet"];
+
+const DOCUMENT_EXTENSIONS_HELP: &str = ".txt, .md, .jsonl, .ndjson, .csv or .parquet";
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+const BINARY_SNIFF_BYTES: usize = 8192;
+
+/// How an input file is parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InputFormat {
+    /// Plain text or Markdown: one document per file.
+    Text,
+    /// JSON Lines: one document per non-blank line.
+    Jsonl,
+    /// CSV with a header row: one document per record.
+    Csv,
+    /// Parquet: one document per row.
+    Parquet,
+}
+
+impl InputFormat {
+    /// The format implied by a file's extension (case-insensitive):
+    /// `.txt`/`.md` → Text, `.jsonl`/`.ndjson` → Jsonl, `.csv` → Csv,
+    /// `.parquet` → Parquet; anything else → `None`.
+    pub fn from_path(path: &Path) -> Option<InputFormat> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "txt" | "md" => Some(InputFormat::Text),
+            "jsonl" | "ndjson" => Some(InputFormat::Jsonl),
+            "csv" => Some(InputFormat::Csv),
+            "parquet" => Some(InputFormat::Parquet),
+            _ => None,
+        }
+    }
+
+    /// The canonical name, as accepted by [`FromStr`].
+    pub fn name(self) -> &'static str {
+        match self {
+            InputFormat::Text => "text",
+            InputFormat::Jsonl => "jsonl",
+            InputFormat::Csv => "csv",
+            InputFormat::Parquet => "parquet",
+        }
+    }
+}
+
+impl fmt::Display for InputFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for InputFormat {
+    type Err = String;
+
+    /// Accepts `text`/`txt`/`md`/`markdown`, `jsonl`/`ndjson`, `csv`, `parquet`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "text" | "txt" | "md" | "markdown" => Ok(InputFormat::Text),
+            "jsonl" | "ndjson" => Ok(InputFormat::Jsonl),
+            "csv" => Ok(InputFormat::Csv),
+            "parquet" => Ok(InputFormat::Parquet),
+            _ => Err(format!(
+                "unknown input format \"{s}\"; expected one of text, jsonl, csv, parquet"
+            )),
+        }
+    }
+}
+
+/// How documents are read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Overrides the format implied by the extension, for every file; the
+    /// format of standard input (default: Text).
+    pub format: Option<InputFormat>,
+    /// JSONL field / CSV or Parquet column holding the text (default `"text"`).
+    pub text_field: String,
+    /// Field / column holding the document id. `None`: `"id"` when present,
+    /// otherwise `"{file id}:{line}"` (row number for Parquet). When given
+    /// explicitly the column must exist.
+    pub id_field: Option<String>,
+    /// Replace invalid UTF-8 with U+FFFD instead of failing.
+    pub lossy: bool,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            format: None,
+            text_field: "text".to_string(),
+            id_field: None,
+            lossy: false,
+        }
+    }
+}
+
+/// One document to be segmented and labelled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    pub doc_id: String,
+    /// The input path as given on the command line (or found under a given
+    /// directory), or `"-"` for standard input.
+    pub source: String,
+    pub text: String,
+}
+
+/// One file to read, as found by [`discover`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct InputFile {
+    /// The file (`"-"` for standard input).
+    pub path: PathBuf,
+    /// The command-line argument it came from (the file itself, or the
+    /// directory that was walked).
+    pub root: PathBuf,
+    pub is_stdin: bool,
+}
+
+impl InputFile {
+    /// Standard input.
+    pub fn stdin() -> InputFile {
+        InputFile {
+            path: PathBuf::from("-"),
+            root: PathBuf::from("-"),
+            is_stdin: true,
+        }
+    }
+
+    /// A single file given directly.
+    pub fn file(path: impl Into<PathBuf>) -> InputFile {
+        let path = path.into();
+        InputFile {
+            root: path.clone(),
+            path,
+            is_stdin: false,
+        }
+    }
+
+    /// What goes into [`Document::source`]: the path as given, or `"-"`.
+    pub fn source(&self) -> String {
+        if self.is_stdin {
+            "-".to_string()
+        } else {
+            self.path.to_string_lossy().into_owned()
+        }
+    }
+
+    /// The path used in error messages (`<stdin>` for standard input).
+    pub fn display_path(&self) -> PathBuf {
+        if self.is_stdin {
+            PathBuf::from("<stdin>")
+        } else {
+            self.path.clone()
+        }
+    }
+
+    /// The id of the file itself: for standard input `"stdin"`; for a file
+    /// given directly its stem; for a file found under a directory its path
+    /// relative to that directory, without extension, with `/` separators.
+    ///
+    /// Text documents use it as their `doc_id`; JSONL, CSV and Parquet
+    /// records without an id use `"{file_id}:{line}"`.
+    pub fn file_id(&self) -> String {
+        if self.is_stdin {
+            return "stdin".to_string();
+        }
+        let stem_of = |p: &Path| {
+            p.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        let rel = match self.path.strip_prefix(&self.root) {
+            Ok(rel) if !rel.as_os_str().is_empty() => rel,
+            _ => return stem_of(&self.path),
+        };
+        let mut parts: Vec<String> = rel
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+                _ => None,
+            })
+            .collect();
+        if let Some(last) = parts.last_mut() {
+            *last = stem_of(rel);
+        }
+        parts.join("/")
+    }
+}
+
+/// Expands command-line inputs into files, in order.
+///
+/// `"-"` is standard input. A file is taken as is (whatever its extension).
+/// A directory is walked recursively in sorted (byte-wise by name) order,
+/// keeping only files with a known extension (see [`KNOWN_EXTENSIONS`]) and
+/// skipping hidden entries (names starting with `.`) and dangling symlinks.
+/// Symlinks are followed; each directory is visited at most once per argument
+/// (by canonical path), so symlink loops terminate. A missing argument is an
+/// error naming it.
+pub fn discover(inputs: &[PathBuf]) -> Result<Vec<InputFile>, IoError> {
+    let mut out = Vec::new();
+    for input in inputs {
+        if input.as_os_str() == "-" {
+            out.push(InputFile::stdin());
+            continue;
+        }
+        let meta = fs::metadata(input).map_err(|e| IoError::io(input, e))?;
+        if meta.is_dir() {
+            let mut visited = HashSet::new();
+            walk(input, input, &mut visited, &mut out)?;
+        } else {
+            out.push(InputFile::file(input.clone()));
+        }
+    }
+    Ok(out)
+}
+
+fn walk(
+    dir: &Path,
+    root: &Path,
+    visited: &mut HashSet<PathBuf>,
+    out: &mut Vec<InputFile>,
+) -> Result<(), IoError> {
+    let canonical = fs::canonicalize(dir).map_err(|e| IoError::io(dir, e))?;
+    if !visited.insert(canonical) {
+        return Ok(());
+    }
+    let mut entries: Vec<(OsString, PathBuf)> = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| IoError::io(dir, e))? {
+        let entry = entry.map_err(|e| IoError::io(dir, e))?;
+        entries.push((entry.file_name(), entry.path()));
+    }
+    entries.sort();
+    for (name, path) in entries {
+        if name.as_encoded_bytes().starts_with(b".") {
+            continue;
+        }
+        // Follows symlinks; a dangling one is skipped.
+        let Ok(meta) = fs::metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            walk(&path, root, visited, out)?;
+        } else if meta.is_file() && InputFormat::from_path(&path).is_some() {
+            out.push(InputFile {
+                path,
+                root: root.to_path_buf(),
+                is_stdin: false,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The format a file will be read as: `opts.format` if given, else from the
+/// extension (standard input: Text).
+pub fn resolve_format(file: &InputFile, opts: &ReadOptions) -> Result<InputFormat, IoError> {
+    if let Some(format) = opts.format {
+        return Ok(format);
+    }
+    if file.is_stdin {
+        return Ok(InputFormat::Text);
+    }
+    InputFormat::from_path(&file.path).ok_or_else(|| IoError::UnknownFormat {
+        path: file.path.clone(),
+        expected: DOCUMENT_EXTENSIONS_HELP,
+    })
+}
+
+/// Reads all documents of one file (or standard input). Files are independent,
+/// so a caller can stream over [`discover`]'s output file by file.
+pub fn read_documents(file: &InputFile, opts: &ReadOptions) -> Result<Vec<Document>, IoError> {
+    let format = resolve_format(file, opts)?;
+    let shown = file.display_path();
+    let ctx = Ctx {
+        path: &shown,
+        source: file.source(),
+        file_id: file.file_id(),
+        opts,
+    };
+    if format == InputFormat::Parquet {
+        return if file.is_stdin {
+            ctx.parquet(ParquetReader::new(Cursor::new(read_bytes(file)?)))
+        } else {
+            let f = fs::File::open(&file.path).map_err(|e| IoError::io(&file.path, e))?;
+            ctx.parquet(ParquetReader::new(f))
+        };
+    }
+    let bytes = read_bytes(file)?;
+    match format {
+        InputFormat::Parquet => unreachable!("handled above"),
+        InputFormat::Text => {
+            let text = decode(bytes, &shown, opts.lossy)?;
+            Ok(vec![Document {
+                doc_id: ctx.file_id,
+                source: ctx.source,
+                text,
+            }])
+        }
+        InputFormat::Jsonl => {
+            let text = decode(bytes, &shown, opts.lossy)?;
+            ctx.jsonl(&text)
+        }
+        InputFormat::Csv => {
+            let text = decode(bytes, &shown, opts.lossy)?;
+            ctx.csv(&text)
+        }
+    }
+}
+
+fn read_bytes(file: &InputFile) -> Result<Vec<u8>, IoError> {
+    if file.is_stdin {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut buf)
+            .map_err(|e| IoError::io(&file.display_path(), e))?;
+        Ok(buf)
+    } else {
+        fs::read(&file.path).map_err(|e| IoError::io(&file.path, e))
+    }
+}
+
+/// Decodes file contents as UTF-8, dropping a leading BOM. Invalid UTF-8 is an
+/// error naming the byte offset (in the file) unless `lossy`; NUL bytes in the
+/// first 8 KiB together with invalid UTF-8 mean a binary file (always an error).
+pub(crate) fn decode(mut bytes: Vec<u8>, path: &Path, lossy: bool) -> Result<String, IoError> {
+    let bom = if bytes.starts_with(UTF8_BOM) {
+        bytes.drain(..UTF8_BOM.len());
+        UTF8_BOM.len()
+    } else {
+        0
+    };
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(text),
+        Err(err) => {
+            let offset = err.utf8_error().valid_up_to() + bom;
+            let bytes = err.into_bytes();
+            let sniff = &bytes[..bytes.len().min(BINARY_SNIFF_BYTES.saturating_sub(bom))];
+            if sniff.contains(&0) {
+                return Err(IoError::Binary {
+                    path: path.to_path_buf(),
+                });
+            }
+            if lossy {
+                Ok(String::from_utf8_lossy(&bytes).into_owned())
+            } else {
+                Err(IoError::InvalidUtf8 {
+                    path: path.to_path_buf(),
+                    offset,
+                })
+            }
+        }
+    }
+}
+
+pub(crate) fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Splits JSONL text into (1-based line number, parsed object), skipping
+/// blank lines. A trailing `\r` is ignored.
+pub(crate) fn jsonl_objects<'a>(
+    text: &'a str,
+    path: &'a Path,
+) -> impl Iterator<Item = Result<(usize, Map<String, Value>), IoError>> + 'a {
+    text.split('\n').enumerate().filter_map(move |(i, raw)| {
+        let line = i + 1;
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        if raw.trim().is_empty() {
+            return None;
+        }
+        Some(match serde_json::from_str::<Value>(raw) {
+            Ok(Value::Object(map)) => Ok((line, map)),
+            Ok(other) => Err(IoError::NotAnObject {
+                path: path.to_path_buf(),
+                line,
+                found: json_type(&other),
+            }),
+            Err(err) => Err(IoError::MalformedJson {
+                path: path.to_path_buf(),
+                line,
+                err: json_error_message(&err),
+            }),
+        })
+    })
+}
+
+/// serde_json's message without its "at line 1 column N" suffix (the line is
+/// reported separately), with the column kept.
+fn json_error_message(err: &serde_json::Error) -> String {
+    let msg = err.to_string();
+    match msg.rfind(" at line ") {
+        Some(i) => format!("{} at column {}", &msg[..i], err.column()),
+        None => msg,
+    }
+}
+
+pub(crate) fn csv_error(path: &Path, err: csv::Error) -> IoError {
+    let line = err.position().map(|p| p.line() as usize);
+    let msg = match err.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("expected {expected_len} fields, found {len}"),
+        _ => {
+            let msg = err.to_string();
+            // Drop csv's own position prefix; the line is reported separately.
+            match msg.find("): ") {
+                Some(i) if msg.starts_with("CSV") => msg[i + 3..].to_string(),
+                _ => msg,
+            }
+        }
+    };
+    IoError::MalformedCsv {
+        path: path.to_path_buf(),
+        line,
+        err: msg,
+    }
+}
+
+/// Opens CSV text with a header row; returns the reader and the (trimmed)
+/// header names.
+pub(crate) fn csv_reader<'a>(
+    text: &'a str,
+    path: &Path,
+) -> Result<(csv::Reader<&'a [u8]>, Vec<String>), IoError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .trim(csv::Trim::Headers)
+        .from_reader(text.as_bytes());
+    let header = reader
+        .headers()
+        .map_err(|e| csv_error(path, e))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    Ok((reader, header))
+}
+
+pub(crate) fn missing_column(path: &Path, column: &str, columns: &[String]) -> IoError {
+    IoError::MissingColumn {
+        path: path.to_path_buf(),
+        column: column.to_string(),
+        columns: columns.to_vec(),
+    }
+}
+
+/// Parquet: the column names of a file, from its footer.
+pub(crate) fn parquet_column_names<R: MmapBytesReader>(
+    reader: &mut ParquetReader<R>,
+    path: &Path,
+) -> Result<Vec<String>, IoError> {
+    let schema = reader
+        .schema()
+        .map_err(|e| IoError::parquet(path, "cannot read", e))?;
+    Ok(schema.iter_names().map(|n| n.to_string()).collect())
+}
+
+/// A column as `Option<String>` values: String columns as is; categoricals,
+/// integers and booleans are cast; other types are an error.
+pub(crate) fn column_as_strings(
+    df: &DataFrame,
+    name: &str,
+    path: &Path,
+    expected: &'static str,
+    allow_cast: bool,
+) -> Result<Vec<Option<String>>, IoError> {
+    let col = df
+        .column(name)
+        .map_err(|e| IoError::parquet(path, "cannot read", e))?;
+    let dtype = col.dtype();
+    let castable = dtype.is_integer() || dtype.is_categorical() || dtype.is_enum();
+    let col = if dtype == &DataType::String {
+        col.clone()
+    } else if allow_cast && castable {
+        col.cast(&DataType::String)
+            .map_err(|e| IoError::parquet(path, "cannot read", e))?
+    } else {
+        return Err(IoError::WrongColumnType {
+            path: path.to_path_buf(),
+            column: name.to_string(),
+            expected,
+            found: dtype.to_string(),
+        });
+    };
+    let ca = col
+        .str()
+        .map_err(|e| IoError::parquet(path, "cannot read", e))?;
+    Ok(ca.iter().map(|v| v.map(str::to_string)).collect())
+}
+
+struct Ctx<'a> {
+    path: &'a Path,
+    source: String,
+    file_id: String,
+    opts: &'a ReadOptions,
+}
+
+impl Ctx<'_> {
+    fn fallback_id(&self, line: usize) -> String {
+        format!("{}:{}", self.file_id, line)
+    }
+
+    fn id_column(&self) -> (&str, bool) {
+        match &self.opts.id_field {
+            Some(f) => (f.as_str(), true),
+            None => ("id", false),
+        }
+    }
+
+    fn jsonl(&self, text: &str) -> Result<Vec<Document>, IoError> {
+        let field = self.opts.text_field.as_str();
+        let (id_field, id_explicit) = self.id_column();
+        let mut docs = Vec::new();
+        for item in jsonl_objects(text, self.path) {
+            let (line, obj) = item?;
+            let text = match obj.get(field) {
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => {
+                    return Err(IoError::WrongFieldType {
+                        path: self.path.to_path_buf(),
+                        line,
+                        field: field.to_string(),
+                        expected: "a string",
+                        found: json_type(other),
+                    });
+                }
+                None => {
+                    return Err(IoError::MissingField {
+                        path: self.path.to_path_buf(),
+                        line,
+                        field: field.to_string(),
+                        keys: obj.keys().cloned().collect(),
+                    });
+                }
+            };
+            let doc_id = match obj.get(id_field) {
+                Some(Value::String(s)) if !s.is_empty() => s.clone(),
+                Some(Value::Number(n)) => n.to_string(),
+                Some(Value::String(_)) | Some(Value::Null) => self.fallback_id(line),
+                Some(other) => {
+                    return Err(IoError::WrongFieldType {
+                        path: self.path.to_path_buf(),
+                        line,
+                        field: id_field.to_string(),
+                        expected: "a string or a number",
+                        found: json_type(other),
+                    });
+                }
+                None if id_explicit => {
+                    return Err(IoError::MissingField {
+                        path: self.path.to_path_buf(),
+                        line,
+                        field: id_field.to_string(),
+                        keys: obj.keys().cloned().collect(),
+                    });
+                }
+                None => self.fallback_id(line),
+            };
+            docs.push(Document {
+                doc_id,
+                source: self.source.clone(),
+                text,
+            });
+        }
+        Ok(docs)
+    }
+
+    fn csv(&self, text: &str) -> Result<Vec<Document>, IoError> {
+        let (mut reader, header) = csv_reader(text, self.path)?;
+        let field = self.opts.text_field.as_str();
+        let text_idx = header
+            .iter()
+            .position(|h| h == field)
+            .ok_or_else(|| missing_column(self.path, field, &header))?;
+        let (id_field, id_explicit) = self.id_column();
+        let id_idx = match header.iter().position(|h| h == id_field) {
+            Some(i) => Some(i),
+            None if id_explicit => return Err(missing_column(self.path, id_field, &header)),
+            None => None,
+        };
+        let mut docs = Vec::new();
+        for record in reader.records() {
+            let record = record.map_err(|e| csv_error(self.path, e))?;
+            let line = record.position().map_or(0, |p| p.line() as usize);
+            let text = record.get(text_idx).unwrap_or_default().to_string();
+            let doc_id = match id_idx.and_then(|i| record.get(i)) {
+                Some(id) if !id.is_empty() => id.to_string(),
+                _ => self.fallback_id(line),
+            };
+            docs.push(Document {
+                doc_id,
+                source: self.source.clone(),
+                text,
+            });
+        }
+        Ok(docs)
+    }
+
+    fn parquet<R: MmapBytesReader>(
+        &self,
+        mut reader: ParquetReader<R>,
+    ) -> Result<Vec<Document>, IoError> {
+        let columns = parquet_column_names(&mut reader, self.path)?;
+        let field = self.opts.text_field.as_str();
+        if !columns.iter().any(|c| c == field) {
+            return Err(missing_column(self.path, field, &columns));
+        }
+        let (id_field, id_explicit) = self.id_column();
+        let has_id = columns.iter().any(|c| c == id_field);
+        if id_explicit && !has_id {
+            return Err(missing_column(self.path, id_field, &columns));
+        }
+        let mut wanted = vec![field.to_string()];
+        if has_id && id_field != field {
+            wanted.push(id_field.to_string());
+        }
+        let df = reader
+            .with_columns(Some(wanted))
+            .finish()
+            .map_err(|e| IoError::parquet(self.path, "cannot read", e))?;
+        let texts = column_as_strings(&df, field, self.path, "a String column", false)?;
+        let ids = if has_id {
+            Some(column_as_strings(
+                &df,
+                id_field,
+                self.path,
+                "a String or integer column",
+                true,
+            )?)
+        } else {
+            None
+        };
+        let mut docs = Vec::with_capacity(texts.len());
+        for (i, text) in texts.into_iter().enumerate() {
+            let row = i + 1;
+            let text = text.ok_or_else(|| IoError::NullValue {
+                path: self.path.to_path_buf(),
+                line: row,
+                column: field.to_string(),
+            })?;
+            let doc_id = match ids.as_ref().and_then(|ids| ids[i].as_deref()) {
+                Some(id) if !id.is_empty() => id.to_string(),
+                _ => self.fallback_id(row),
+            };
+            docs.push(Document {
+                doc_id,
+                source: self.source.clone(),
+                text,
+            });
+        }
+        Ok(docs)
+    }
+}

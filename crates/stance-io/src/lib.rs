@@ -1,0 +1,44 @@
+//! Reading documents and gold files, and writing labelled sentences. The only
+//! crate that knows file formats and the output schema. Never prints.
+//!
+//! * [`discover`] expands command-line inputs (files, directories, `-`) into
+//!   [`InputFile`]s; [`read_documents`] reads one of them into [`Document`]s
+//!   (plain text/Markdown, JSONL, CSV or Parquet), so callers can stream file
+//!   by file.
+//! * [`read_gold`] reads hand-labelled sentences; [`gold_warnings`] reports
+//!   duplicated texts.
+//! * [`SentenceWriter`] writes [`LabelledSentence`]s as Parquet (with
+//!   provenance in the file metadata), JSONL or CSV, atomically for files.
+//!   Temporary files still being written are listed by
+//!   [`pending_temp_files`] and removed by [`remove_pending_temp_files`]
+//!   (for signal handling).
+//!
+//! All errors are [`IoError`]s whose messages name the file, and the line or
+//! row where there is one.
+
+mod atomic;
+mod error;
+mod gold;
+mod input;
+mod output;
+mod tables;
+
+pub use atomic::{pending_temp_files, remove_pending_temp_files, temp_path_for};
+pub use error::IoError;
+pub use gold::{gold_warnings, read_gold, GoldRecord};
+pub use input::{
+    discover, read_documents, resolve_format, Document, InputFile, InputFormat, ReadOptions,
+    KNOWN_EXTENSIONS,
+};
+pub use tables::{
+    document_label_counts, summary_dataframe, write_predictions, write_summary, DocumentCounts, PredictionRow,
+};
+pub use output::{
+    label_dtype, output_schema, read_labelled, read_parquet_metadata, sentences_to_dataframe,
+    write_dataframe_parquet_atomic, LabelledSentence, OutputFormat, OutputMetadata, SentenceWriter,
+    LABELS, META_LABELS, META_MODEL, META_MODEL_SHA256, META_SCHEMA_VERSION, META_VERSION,
+    OUTPUT_COLUMNS, SCHEMA_VERSION,
+};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,344 @@
+//! BERT as in `transformers`' `modeling_bert.py`: embeddings, encoder layers,
+//! pooler, and the `BertForSequenceClassification` head. Weights are
+//! addressed by the Hugging Face names (`embeddings.word_embeddings.weight`,
+//! `encoder.layer.{i}.attention.self.query.weight`, `classifier.weight`, ...).
+
+use std::sync::{Arc, Mutex};
+
+use candle_core::{DType, Module, Result, Tensor, D};
+use candle_nn::{Embedding, Linear, VarBuilder};
+use rand::{rngs::StdRng, Rng, SeedableRng};
+
+use crate::config::ModelConfig;
+
+/// Whether a forward pass trains (dropout on, every op differentiable) or
+/// infers (dropout off, fused kernels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardMode {
+    Inference,
+    Training,
+}
+
+/// Inverted dropout driven by a seeded generator, so that a training run
+/// with the same seed draws the same masks.
+#[derive(Debug, Clone)]
+pub struct Dropout {
+    probability: f32,
+    rng: Arc<Mutex<StdRng>>,
+}
+
+impl Dropout {
+    pub fn new(probability: f32, rng: Arc<Mutex<StdRng>>) -> Self {
+        Self { probability, rng }
+    }
+
+    pub fn seeded_rng(seed: u64) -> Arc<Mutex<StdRng>> {
+        Arc::new(Mutex::new(StdRng::seed_from_u64(seed)))
+    }
+
+    pub fn forward(&self, xs: &Tensor, mode: ForwardMode) -> Result<Tensor> {
+        if mode == ForwardMode::Inference || self.probability <= 0.0 {
+            return Ok(xs.clone());
+        }
+        let keep_scale = 1.0 / (1.0 - self.probability);
+        let n = xs.elem_count();
+        let mask: Vec<f32> = {
+            let mut rng = self.rng.lock().expect("dropout rng poisoned");
+            (0..n)
+                .map(|_| {
+                    if rng.random::<f32>() < self.probability {
+                        0.0
+                    } else {
+                        keep_scale
+                    }
+                })
+                .collect()
+        };
+        let mask = Tensor::from_vec(mask, xs.shape(), xs.device())?.to_dtype(xs.dtype())?;
+        xs * mask
+    }
+}
+
+#[derive(Debug, Clone)]
+struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f64,
+}
+
+impl LayerNorm {
+    fn load(size: usize, eps: f64, vb: VarBuilder) -> Result<Self> {
+        Ok(Self {
+            weight: vb.get(size, "weight")?,
+            bias: vb.get(size, "bias")?,
+            eps,
+        })
+    }
+
+    fn forward(&self, xs: &Tensor, mode: ForwardMode) -> Result<Tensor> {
+        match mode {
+            ForwardMode::Inference => {
+                candle_nn::ops::layer_norm(&xs.contiguous()?, &self.weight, &self.bias, self.eps as f32)
+            }
+            ForwardMode::Training => {
+                let hidden = xs.dim(D::Minus1)? as f64;
+                let mean = (xs.sum_keepdim(D::Minus1)? / hidden)?;
+                let centered = xs.broadcast_sub(&mean)?;
+                let variance = (centered.sqr()?.sum_keepdim(D::Minus1)? / hidden)?;
+                let normed = centered.broadcast_div(&(variance + self.eps)?.sqrt()?)?;
+                normed.broadcast_mul(&self.weight)?.broadcast_add(&self.bias)
+            }
+        }
+    }
+}
+
+fn linear(in_dim: usize, out_dim: usize, vb: VarBuilder) -> Result<Linear> {
+    candle_nn::linear(in_dim, out_dim, vb)
+}
+
+#[derive(Debug, Clone)]
+struct Embeddings {
+    word: Embedding,
+    position: Embedding,
+    token_type: Embedding,
+    layer_norm: LayerNorm,
+    dropout: Dropout,
+}
+
+impl Embeddings {
+    fn load(vb: VarBuilder, cfg: &ModelConfig, rng: &Arc<Mutex<StdRng>>) -> Result<Self> {
+        let h = cfg.hidden_size;
+        Ok(Self {
+            word: candle_nn::embedding(cfg.vocab_size, h, vb.pp("word_embeddings"))?,
+            position: candle_nn::embedding(
+                cfg.max_position_embeddings,
+                h,
+                vb.pp("position_embeddings"),
+            )?,
+            token_type: candle_nn::embedding(cfg.type_vocab_size, h, vb.pp("token_type_embeddings"))?,
+            layer_norm: LayerNorm::load(h, cfg.layer_norm_eps, vb.pp("LayerNorm"))?,
+            dropout: Dropout::new(cfg.hidden_dropout_prob as f32, rng.clone()),
+        })
+    }
+
+    fn forward(&self, input_ids: &Tensor, token_type_ids: &Tensor, mode: ForwardMode) -> Result<Tensor> {
+        let (_batch, seq_len) = input_ids.dims2()?;
+        let positions = Tensor::arange(0u32, seq_len as u32, input_ids.device())?;
+        let words = self.word.forward(input_ids)?;
+        let types = self.token_type.forward(token_type_ids)?;
+        let positions = self.position.forward(&positions)?;
+        let xs = (words + types)?.broadcast_add(&positions)?;
+        let xs = self.layer_norm.forward(&xs, mode)?;
+        self.dropout.forward(&xs, mode)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Attention {
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    output: Linear,
+    layer_norm: LayerNorm,
+    attention_dropout: Dropout,
+    output_dropout: Dropout,
+    heads: usize,
+    head_dim: usize,
+}
+
+impl Attention {
+    fn load(vb: VarBuilder, cfg: &ModelConfig, rng: &Arc<Mutex<StdRng>>) -> Result<Self> {
+        let h = cfg.hidden_size;
+        let attn = vb.pp("self");
+        let out = vb.pp("output");
+        Ok(Self {
+            query: linear(h, h, attn.pp("query"))?,
+            key: linear(h, h, attn.pp("key"))?,
+            value: linear(h, h, attn.pp("value"))?,
+            output: linear(h, h, out.pp("dense"))?,
+            layer_norm: LayerNorm::load(h, cfg.layer_norm_eps, out.pp("LayerNorm"))?,
+            attention_dropout: Dropout::new(cfg.attention_probs_dropout_prob as f32, rng.clone()),
+            output_dropout: Dropout::new(cfg.hidden_dropout_prob as f32, rng.clone()),
+            heads: cfg.num_attention_heads,
+            head_dim: cfg.head_dim(),
+        })
+    }
+
+    fn split_heads(&self, xs: &Tensor) -> Result<Tensor> {
+        let (b, s, _) = xs.dims3()?;
+        xs.reshape((b, s, self.heads, self.head_dim))?
+            .transpose(1, 2)?
+            .contiguous()
+    }
+
+    /// `mask_bias` is (batch, 1, 1, seq): 0 for tokens, a large negative for padding.
+    fn forward(&self, xs: &Tensor, mask_bias: &Tensor, mode: ForwardMode) -> Result<Tensor> {
+        let (b, s, h) = xs.dims3()?;
+        let q = self.split_heads(&self.query.forward(xs)?)?;
+        let k = self.split_heads(&self.key.forward(xs)?)?;
+        let v = self.split_heads(&self.value.forward(xs)?)?;
+        let scale = 1.0 / (self.head_dim as f64).sqrt();
+        let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(mask_bias)?;
+        let probs = match mode {
+            ForwardMode::Inference => candle_nn::ops::softmax_last_dim(&scores)?,
+            ForwardMode::Training => candle_nn::ops::softmax(&scores, D::Minus1)?,
+        };
+        let probs = self.attention_dropout.forward(&probs, mode)?;
+        let context = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, s, h))?;
+        let projected = self.output.forward(&context)?;
+        let projected = self.output_dropout.forward(&projected, mode)?;
+        self.layer_norm.forward(&(projected + xs)?, mode)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Layer {
+    attention: Attention,
+    intermediate: Linear,
+    output: Linear,
+    layer_norm: LayerNorm,
+    dropout: Dropout,
+    activation: String,
+}
+
+impl Layer {
+    fn load(vb: VarBuilder, cfg: &ModelConfig, rng: &Arc<Mutex<StdRng>>) -> Result<Self> {
+        let h = cfg.hidden_size;
+        Ok(Self {
+            attention: Attention::load(vb.pp("attention"), cfg, rng)?,
+            intermediate: linear(h, cfg.intermediate_size, vb.pp("intermediate").pp("dense"))?,
+            output: linear(cfg.intermediate_size, h, vb.pp("output").pp("dense"))?,
+            layer_norm: LayerNorm::load(h, cfg.layer_norm_eps, vb.pp("output").pp("LayerNorm"))?,
+            dropout: Dropout::new(cfg.hidden_dropout_prob as f32, rng.clone()),
+            activation: cfg.hidden_act.clone(),
+        })
+    }
+
+    fn forward(&self, xs: &Tensor, mask_bias: &Tensor, mode: ForwardMode) -> Result<Tensor> {
+        let attended = self.attention.forward(xs, mask_bias, mode)?;
+        let inner = self.intermediate.forward(&attended)?;
+        let inner = match self.activation.as_str() {
+            "gelu" => inner.gelu_erf()?,
+            "relu" => inner.relu()?,
+            _ => inner.gelu()?,
+        };
+        let out = self.output.forward(&inner)?;
+        let out = self.dropout.forward(&out, mode)?;
+        self.layer_norm.forward(&(out + attended)?, mode)
+    }
+}
+
+/// The BERT encoder with its pooler (`BertModel`).
+#[derive(Debug, Clone)]
+pub struct BertEncoder {
+    embeddings: Embeddings,
+    layers: Vec<Layer>,
+    pooler: Linear,
+}
+
+impl BertEncoder {
+    /// `vb` points at the encoder's root: names like `embeddings.word_embeddings.weight`.
+    pub fn load(vb: VarBuilder, cfg: &ModelConfig, rng: &Arc<Mutex<StdRng>>) -> Result<Self> {
+        let layers = (0..cfg.num_hidden_layers)
+            .map(|i| Layer::load(vb.pp("encoder").pp("layer").pp(i), cfg, rng))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            embeddings: Embeddings::load(vb.pp("embeddings"), cfg, rng)?,
+            layers,
+            pooler: linear(cfg.hidden_size, cfg.hidden_size, vb.pp("pooler").pp("dense"))?,
+        })
+    }
+
+    /// Last hidden states, (batch, seq, hidden). `attention_mask` is (batch, seq)
+    /// of 1 for tokens and 0 for padding.
+    pub fn forward(
+        &self,
+        input_ids: &Tensor,
+        token_type_ids: &Tensor,
+        attention_mask: &Tensor,
+        mode: ForwardMode,
+    ) -> Result<Tensor> {
+        let (b, s) = attention_mask.dims2()?;
+        let dtype = self.pooler.weight().dtype();
+        let mask = attention_mask.to_dtype(dtype)?;
+        // (1 - mask) * dtype::MIN, as `transformers` builds the additive mask.
+        let mask_bias = ((mask.ones_like()? - mask)? * f32::MIN as f64)?.reshape((b, 1, 1, s))?;
+        let mut xs = self.embeddings.forward(input_ids, token_type_ids, mode)?;
+        for layer in &self.layers {
+            xs = layer.forward(&xs, &mask_bias, mode)?;
+        }
+        Ok(xs)
+    }
+
+    /// The pooler output: dense + tanh over the first ([CLS]) token.
+    pub fn pool(&self, hidden: &Tensor) -> Result<Tensor> {
+        let cls = hidden.narrow(1, 0, 1)?.squeeze(1)?;
+        self.pooler.forward(&cls)?.tanh()
+    }
+
+    /// Mean of the last hidden states over real tokens (sentence-transformers pooling).
+    pub fn mean_pool(hidden: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+        let mask = attention_mask.to_dtype(hidden.dtype())?.unsqueeze(2)?;
+        let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
+        let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
+        summed.broadcast_div(&counts)
+    }
+}
+
+/// `BertForSequenceClassification`'s head: dropout then a linear layer over the pooled output.
+#[derive(Debug, Clone)]
+pub struct ClassificationHead {
+    dropout: Dropout,
+    classifier: Linear,
+}
+
+impl ClassificationHead {
+    /// `vb` points at the model root: names `classifier.weight`, `classifier.bias`.
+    pub fn load(vb: VarBuilder, cfg: &ModelConfig, num_labels: usize, rng: &Arc<Mutex<StdRng>>) -> Result<Self> {
+        let p = cfg.classifier_dropout.unwrap_or(cfg.hidden_dropout_prob);
+        Ok(Self {
+            dropout: Dropout::new(p as f32, rng.clone()),
+            classifier: linear(cfg.hidden_size, num_labels, vb.pp("classifier"))?,
+        })
+    }
+
+    pub fn forward(&self, pooled: &Tensor, mode: ForwardMode) -> Result<Tensor> {
+        self.classifier.forward(&self.dropout.forward(pooled, mode)?)
+    }
+}
+
+/// The whole `BertForSequenceClassification`: token ids in, logits out.
+#[derive(Debug, Clone)]
+pub struct SequenceClassifier {
+    pub encoder: BertEncoder,
+    pub head: ClassificationHead,
+}
+
+impl SequenceClassifier {
+    /// `root` is the model root holding `classifier.*`; `encoder` the BERT root
+    /// (`root.pp("bert")` in a fine-tuned checkpoint).
+    pub fn load(
+        root: VarBuilder,
+        encoder: VarBuilder,
+        cfg: &ModelConfig,
+        num_labels: usize,
+        rng: &Arc<Mutex<StdRng>>,
+    ) -> Result<Self> {
+        Ok(Self {
+            encoder: BertEncoder::load(encoder, cfg, rng)?,
+            head: ClassificationHead::load(root, cfg, num_labels, rng)?,
+        })
+    }
+
+    pub fn forward(
+        &self,
+        input_ids: &Tensor,
+        token_type_ids: &Tensor,
+        attention_mask: &Tensor,
+        mode: ForwardMode,
+    ) -> Result<Tensor> {
+        let hidden = self.encoder.forward(input_ids, token_type_ids, attention_mask, mode)?;
+        let pooled = self.encoder.pool(&hidden)?;
+        self.head.forward(&pooled, mode)?.to_dtype(DType::F32)
+    }
+}

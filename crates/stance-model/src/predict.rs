@@ -1,0 +1,223 @@
+use std::path::Path;
+use std::sync::OnceLock;
+
+use candle_core::{DType, Device};
+
+use crate::bert::{BertEncoder, Dropout, ForwardMode, SequenceClassifier};
+use crate::config::LabelSet;
+use crate::dir::{weights_sha256, ModelDir};
+use crate::error::ModelError;
+use crate::tokenize::{Encoded, SentenceTokenizer};
+
+/// How a classifier runs.
+#[derive(Debug, Clone)]
+pub struct ClassifierOptions {
+    /// Sentences longer than this many tokens (special tokens included) are cut.
+    pub max_tokens: usize,
+    /// Sentences per forward pass.
+    pub batch_size: usize,
+}
+
+impl Default for ClassifierOptions {
+    fn default() -> Self {
+        Self {
+            max_tokens: 128,
+            batch_size: 32,
+        }
+    }
+}
+
+/// The model's verdict on one text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    /// Index into the classifier's [`LabelSet`].
+    pub label: usize,
+    /// Probability of the predicted label.
+    pub confidence: f32,
+    /// Softmax of the logits divided by the model's temperature, in label order.
+    pub probabilities: Vec<f32>,
+    /// Raw logits, in label order.
+    pub logits: Vec<f32>,
+    /// Whether the text was cut to the maximum token count.
+    pub truncated: bool,
+}
+
+/// A loaded sequence classifier, ready to label texts.
+pub struct Classifier {
+    dir: ModelDir,
+    model: SequenceClassifier,
+    tokenizer: SentenceTokenizer,
+    labels: LabelSet,
+    device: Device,
+    options: ClassifierOptions,
+    sha256: OnceLock<String>,
+}
+
+impl Classifier {
+    /// Loads a fine-tuned model directory (weights memory-mapped, computed in f32).
+    pub fn load(path: &Path, options: ClassifierOptions) -> Result<Self, ModelError> {
+        let dir = ModelDir::open(path)?;
+        let config_path = dir.path.join(crate::dir::CONFIG_FILE);
+        let labels = dir.config.labels.clone().ok_or_else(|| ModelError::Config {
+            path: config_path.clone(),
+            message: "no id2label: this is a bare encoder, not a classifier. Fine-tune it with \
+                      `stance train --base DIR` first"
+                .into(),
+        })?;
+        if options.batch_size == 0 {
+            return Err(ModelError::Config {
+                path: config_path,
+                message: "batch size must be at least 1".into(),
+            });
+        }
+        let device = Device::Cpu;
+        let vb = dir.var_builder(DType::F32, &device)?;
+        let weights_error = |e: candle_core::Error| ModelError::Weights {
+            path: dir.weights_path(),
+            message: e.to_string(),
+        };
+        if !vb.contains_tensor("classifier.weight") {
+            return Err(ModelError::Weights {
+                path: dir.weights_path(),
+                message: "no classifier.weight: this is a bare encoder, not a classifier".into(),
+            });
+        }
+        let encoder_vb = if vb.contains_tensor("bert.embeddings.word_embeddings.weight") {
+            vb.pp("bert")
+        } else {
+            vb.clone()
+        };
+        let rng = Dropout::seeded_rng(0);
+        let model = SequenceClassifier::load(vb, encoder_vb, &dir.config, labels.len(), &rng)
+            .map_err(weights_error)?;
+        let tokenizer = SentenceTokenizer::from_file(
+            &dir.tokenizer_path(),
+            options.max_tokens.min(dir.config.max_position_embeddings),
+            dir.config.vocab_size,
+        )?;
+        Ok(Self {
+            dir,
+            model,
+            tokenizer,
+            labels,
+            device,
+            options,
+            sha256: OnceLock::new(),
+        })
+    }
+
+    pub fn labels(&self) -> &LabelSet {
+        &self.labels
+    }
+
+    pub fn model_dir(&self) -> &ModelDir {
+        &self.dir
+    }
+
+    pub fn temperature(&self) -> f64 {
+        self.dir.config.temperature
+    }
+
+    /// The sha256 of `model.safetensors`, computed once.
+    pub fn weights_sha256(&self) -> Result<String, ModelError> {
+        if let Some(sha) = self.sha256.get() {
+            return Ok(sha.clone());
+        }
+        let sha = weights_sha256(&self.dir.weights_path())?;
+        Ok(self.sha256.get_or_init(|| sha).clone())
+    }
+
+    pub fn tokenize(&self, text: &str) -> Result<Encoded, ModelError> {
+        self.tokenizer.encode(text)
+    }
+
+    /// Labels texts. Texts are grouped into batches of similar length, and the
+    /// predictions come back in input order.
+    pub fn predict(&self, texts: &[&str]) -> Result<Vec<Prediction>, ModelError> {
+        let encoded = texts
+            .iter()
+            .map(|t| self.tokenizer.encode(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.predict_encoded(&encoded)
+    }
+
+    /// Labels already-tokenised texts, batching by length, in input order.
+    pub fn predict_encoded(&self, encoded: &[Encoded]) -> Result<Vec<Prediction>, ModelError> {
+        let mut order: Vec<usize> = (0..encoded.len()).collect();
+        order.sort_by_key(|&i| encoded[i].ids.len());
+        let mut out: Vec<Option<Prediction>> = vec![None; encoded.len()];
+        for chunk in order.chunks(self.options.batch_size) {
+            let sequences: Vec<&[u32]> = chunk.iter().map(|&i| encoded[i].ids.as_slice()).collect();
+            let logits = self.logits(&sequences)?;
+            for (row, &i) in logits.into_iter().zip(chunk) {
+                out[i] = Some(self.prediction(row, encoded[i].truncated));
+            }
+        }
+        Ok(out.into_iter().map(|p| p.expect("every index predicted")).collect())
+    }
+
+    fn prediction(&self, logits: Vec<f32>, truncated: bool) -> Prediction {
+        let probabilities = softmax(&logits, self.temperature());
+        let (label, confidence) = probabilities
+            .iter()
+            .copied()
+            .enumerate()
+            .fold((0, f32::MIN), |best, (i, p)| if p > best.1 { (i, p) } else { best });
+        Prediction {
+            label,
+            confidence,
+            probabilities,
+            logits,
+            truncated,
+        }
+    }
+
+    /// Logits of one padded batch, a row per sequence.
+    pub fn logits(&self, sequences: &[&[u32]]) -> Result<Vec<Vec<f32>>, ModelError> {
+        let batch = self.tokenizer.batch(sequences, &self.device)?;
+        let logits = self.model.forward(
+            &batch.input_ids,
+            &batch.token_type_ids,
+            &batch.attention_mask,
+            ForwardMode::Inference,
+        )?;
+        Ok(logits.to_vec2::<f32>()?)
+    }
+
+    /// Mean-pooled last hidden states (sentence-transformers pooling), in input order.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, ModelError> {
+        let encoded = texts
+            .iter()
+            .map(|t| self.tokenizer.encode(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        let sequences: Vec<&[u32]> = encoded.iter().map(|e| e.ids.as_slice()).collect();
+        let batch = self.tokenizer.batch(&sequences, &self.device)?;
+        let hidden = self.model.encoder.forward(
+            &batch.input_ids,
+            &batch.token_type_ids,
+            &batch.attention_mask,
+            ForwardMode::Inference,
+        )?;
+        let pooled = BertEncoder::mean_pool(&hidden, &batch.attention_mask)?;
+        Ok(pooled.to_dtype(DType::F32)?.to_vec2::<f32>()?)
+    }
+
+    /// The encoder, for callers that need hidden states.
+    pub fn model(&self) -> &SequenceClassifier {
+        &self.model
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+}
+
+/// Softmax of `logits / temperature`, computed stably.
+pub fn softmax(logits: &[f32], temperature: f64) -> Vec<f32> {
+    let t = temperature as f32;
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f32> = logits.iter().map(|&l| ((l - max) / t).exp()).collect();
+    let sum: f32 = exps.iter().sum();
+    exps.into_iter().map(|e| e / sum).collect()
+}
+

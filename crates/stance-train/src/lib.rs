@@ -1,0 +1,20 @@
+//! Fine-tuning of the stance classifier: full fine-tuning of a BERT encoder
+//! and its classification head on gold sentences, in f32 on the CPU.
+//!
+//! AdamW with decoupled weight decay (none on biases and LayerNorm), linear
+//! warm-up and decay, gradient clipping, class-weighted cross-entropy,
+//! length-bucketed batches, evaluation on the dev set after each epoch,
+//! keeping the best epoch by macro-F1 and stopping early. Every random choice
+//! (head initialisation, shuffling, dropout) comes from one seed.
+//!
+//! This crate reads no gold files and never prints: the caller passes the
+//! examples and observes progress through [`TrainObserver`].
+
+mod optimizer;
+mod trainer;
+
+pub use optimizer::{AdamW, LinearSchedule};
+pub use trainer::{
+    class_weights, train, ClassWeighting, EpochReport, Example, TrainConfig, TrainError,
+    TrainObserver, TrainOutcome,
+};

@@ -1,0 +1,431 @@
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor, Var, D};
+use candle_nn::{VarBuilder, VarMap};
+use rand::{rngs::StdRng, seq::SliceRandom, Rng, SeedableRng};
+use stance_model::{
+    load_weights_for_training, save_model, Dropout, Encoded, ForwardMode, LabelSet, ModelDir,
+    ModelError, SentenceTokenizer, SequenceClassifier, StorageDType,
+};
+
+use crate::optimizer::{AdamW, LinearSchedule};
+
+/// One gold sentence, with label indices into the run's [`LabelSet`].
+#[derive(Debug, Clone)]
+pub struct Example {
+    pub text: String,
+    pub label: usize,
+    /// The runner-up act of the codebook's precedence rule, if any.
+    pub secondary: Option<usize>,
+}
+
+/// How the loss weighs each class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClassWeighting {
+    /// Every sentence counts the same.
+    None,
+    /// Weight `sqrt(n_max / n_class)`: softens the imbalance.
+    Sqrt,
+    /// Weight `n_max / n_class`: a balanced loss.
+    Inverse,
+}
+
+/// Hyperparameters of a fine-tuning run.
+#[derive(Debug, Clone)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub learning_rate: f64,
+    pub batch_size: usize,
+    pub max_tokens: usize,
+    /// Fraction of all steps spent warming the learning rate up.
+    pub warmup_ratio: f64,
+    pub weight_decay: f64,
+    /// Overrides the hidden and classifier dropout of the base config.
+    pub dropout: Option<f64>,
+    pub seed: u64,
+    pub class_weighting: ClassWeighting,
+    /// Epochs without a better dev macro-F1 before stopping; 0 never stops early.
+    pub patience: usize,
+    /// Probability mass moved from the label to `secondary` in the target (0 = hard labels).
+    pub secondary_weight: f64,
+    pub max_grad_norm: f64,
+    pub storage: StorageDType,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 6,
+            learning_rate: 1e-4,
+            batch_size: 16,
+            max_tokens: 128,
+            warmup_ratio: 0.1,
+            weight_decay: 0.01,
+            dropout: None,
+            seed: 42,
+            class_weighting: ClassWeighting::Sqrt,
+            patience: 2,
+            secondary_weight: 0.0,
+            max_grad_norm: 1.0,
+            storage: StorageDType::F16,
+        }
+    }
+}
+
+/// What one epoch achieved.
+#[derive(Debug, Clone)]
+pub struct EpochReport {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub dev_macro_f1: f64,
+    pub dev_accuracy: f64,
+    pub seconds: f64,
+    /// Whether this epoch is the best so far (and was saved).
+    pub improved: bool,
+}
+
+/// The result of a run: the best epoch was saved to the output directory.
+#[derive(Debug, Clone)]
+pub struct TrainOutcome {
+    pub epochs: Vec<EpochReport>,
+    pub best_epoch: usize,
+    pub best_macro_f1: f64,
+    /// Dev predictions of the best epoch, as label indices.
+    pub best_dev_predictions: Vec<usize>,
+    pub class_weights: Vec<f64>,
+    pub train_truncated: usize,
+    pub seconds: f64,
+    pub stopped_early: bool,
+}
+
+/// Receives progress; every method has an empty default.
+pub trait TrainObserver {
+    fn epoch_started(&mut self, _epoch: usize, _steps: usize) {}
+    fn step(&mut self, _step_in_epoch: usize, _loss: f64, _learning_rate: f64) {}
+    fn evaluating(&mut self, _epoch: usize, _sentences: usize) {}
+    fn epoch_finished(&mut self, _report: &EpochReport) {}
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{path}: the base model lacks tensor {name}")]
+    MissingTensor { path: PathBuf, name: String },
+}
+
+/// Class weights for the loss from the training labels.
+pub fn class_weights(labels: &[usize], classes: usize, weighting: ClassWeighting) -> Vec<f64> {
+    let mut counts = vec![0usize; classes];
+    for &l in labels {
+        counts[l] += 1;
+    }
+    let most = counts.iter().copied().max().unwrap_or(1).max(1) as f64;
+    counts
+        .iter()
+        .map(|&n| {
+            let ratio = most / n.max(1) as f64;
+            match weighting {
+                ClassWeighting::None => 1.0,
+                ClassWeighting::Sqrt => ratio.sqrt(),
+                ClassWeighting::Inverse => ratio,
+            }
+        })
+        .collect()
+}
+
+fn normal(rng: &mut StdRng, std: f64) -> f32 {
+    // Box-Muller: two uniforms to one standard normal.
+    let u1: f64 = rng.random::<f64>().max(1e-12);
+    let u2: f64 = rng.random();
+    ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos() * std) as f32
+}
+
+/// Fine-tunes `base` on `train`, evaluates on `dev` after every epoch, and
+/// saves the best epoch to `out` as a `BertForSequenceClassification` directory.
+pub fn train(
+    base: &Path,
+    labels: &LabelSet,
+    train: &[Example],
+    dev: &[Example],
+    cfg: &TrainConfig,
+    out: &Path,
+    observer: &mut dyn TrainObserver,
+) -> Result<TrainOutcome, TrainError> {
+    let started = Instant::now();
+    if train.is_empty() {
+        return Err(TrainError::Invalid("the training set is empty".into()));
+    }
+    if dev.is_empty() {
+        return Err(TrainError::Invalid("the dev set is empty".into()));
+    }
+    if cfg.batch_size == 0 || cfg.epochs == 0 {
+        return Err(TrainError::Invalid("epochs and batch size must be at least 1".into()));
+    }
+    if !(0.0..1.0).contains(&cfg.secondary_weight) {
+        return Err(TrainError::Invalid("secondary weight must be in [0, 1)".into()));
+    }
+    let device = Device::Cpu;
+    let base_dir = ModelDir::open(base)?;
+    let mut config = base_dir.config.clone();
+    if let Some(p) = cfg.dropout {
+        config.hidden_dropout_prob = p;
+        config.classifier_dropout = None;
+    }
+    let mut rng = StdRng::seed_from_u64(cfg.seed);
+
+    // Weights: the base model's, plus a fresh head unless the base already
+    // classifies into the same labels.
+    let mut tensors = load_weights_for_training(&base_dir, &device)?;
+    let same_head = base_dir.config.labels.as_ref() == Some(labels);
+    if !same_head {
+        tensors.retain(|name, _| !name.starts_with("classifier."));
+    }
+    let h = config.hidden_size;
+    let mut fresh = |name: &str, shape: &[usize], rng: &mut StdRng| -> Result<(), TrainError> {
+        if !tensors.contains_key(name) {
+            let n: usize = shape.iter().product();
+            let values: Vec<f32> = if name.ends_with(".bias") {
+                vec![0.0; n]
+            } else {
+                (0..n).map(|_| normal(rng, 0.02)).collect()
+            };
+            tensors.insert(name.into(), Tensor::from_vec(values, shape, &device)?);
+        }
+        Ok(())
+    };
+    fresh("bert.pooler.dense.weight", &[h, h], &mut rng)?;
+    fresh("bert.pooler.dense.bias", &[h], &mut rng)?;
+    fresh("classifier.weight", &[labels.len(), h], &mut rng)?;
+    fresh("classifier.bias", &[labels.len()], &mut rng)?;
+
+    let varmap = VarMap::new();
+    {
+        let mut data = varmap.data().lock().expect("varmap lock");
+        for (name, tensor) in &tensors {
+            data.insert(name.clone(), Var::from_tensor(tensor)?);
+        }
+    }
+    let dropout_rng = Dropout::seeded_rng(cfg.seed.wrapping_add(1));
+    let root = VarBuilder::from_varmap(&varmap, DType::F32, &device);
+    let model = SequenceClassifier::load(root.clone(), root.pp("bert"), &config, labels.len(), &dropout_rng)
+        .map_err(|e| ModelError::Weights {
+            path: base_dir.weights_path(),
+            message: e.to_string(),
+        })?;
+    let mut vars: Vec<(String, Var)> = varmap
+        .data()
+        .lock()
+        .expect("varmap lock")
+        .iter()
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some((name, _)) = vars.iter().find(|(n, _)| !tensors.contains_key(n)) {
+        return Err(TrainError::MissingTensor {
+            path: base_dir.weights_path(),
+            name: name.clone(),
+        });
+    }
+    // Only what the model uses is trained and saved.
+    let used: Vec<(String, Var)> = vars;
+    let mut optimizer = AdamW::new(
+        used.iter()
+            .map(|(n, v)| (v.clone(), !(n.ends_with(".bias") || n.contains("LayerNorm"))))
+            .collect(),
+        cfg.weight_decay,
+    );
+
+    let tokenizer = SentenceTokenizer::from_file(
+        &base_dir.tokenizer_path(),
+        cfg.max_tokens.min(config.max_position_embeddings),
+        config.vocab_size,
+    )?;
+    let encode = |examples: &[Example]| -> Result<Vec<Encoded>, ModelError> {
+        examples.iter().map(|e| tokenizer.encode(&e.text)).collect()
+    };
+    let train_encoded = encode(train)?;
+    let dev_encoded = encode(dev)?;
+    let train_truncated = train_encoded.iter().filter(|e| e.truncated).count();
+
+    let train_labels: Vec<usize> = train.iter().map(|e| e.label).collect();
+    let weights = class_weights(&train_labels, labels.len(), cfg.class_weighting);
+    let steps_per_epoch = train.len().div_ceil(cfg.batch_size);
+    let schedule = LinearSchedule {
+        peak: cfg.learning_rate,
+        warmup_steps: ((steps_per_epoch * cfg.epochs) as f64 * cfg.warmup_ratio).round() as usize,
+        total_steps: steps_per_epoch * cfg.epochs,
+    };
+
+    let mut reports = Vec::new();
+    let mut best: Option<(usize, f64, Vec<usize>)> = None;
+    let mut since_best = 0;
+    let mut global_step = 0;
+    let mut stopped_early = false;
+    for epoch in 1..=cfg.epochs {
+        let epoch_started = Instant::now();
+        let batches = length_bucketed_batches(&train_encoded, cfg.batch_size, &mut rng);
+        observer.epoch_started(epoch, batches.len());
+        let mut loss_sum = 0.0;
+        for (i, batch) in batches.iter().enumerate() {
+            let sequences: Vec<&[u32]> = batch.iter().map(|&j| train_encoded[j].ids.as_slice()).collect();
+            let inputs = tokenizer.batch(&sequences, &device)?;
+            let logits = model.forward(
+                &inputs.input_ids,
+                &inputs.token_type_ids,
+                &inputs.attention_mask,
+                ForwardMode::Training,
+            )?;
+            let targets = target_weights(batch, train, &weights, labels.len(), cfg.secondary_weight);
+            let (targets, norm) = (
+                Tensor::from_vec(targets.0, (batch.len(), labels.len()), &device)?,
+                targets.1,
+            );
+            let log_probs = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
+            let loss = ((log_probs * targets)?.sum_all()? * (-1.0 / norm))?;
+            let loss_value = loss.to_scalar::<f32>()? as f64;
+            let grads = loss.backward()?;
+            let lr = schedule.rate(global_step);
+            optimizer.step(&grads, lr, cfg.max_grad_norm)?;
+            global_step += 1;
+            loss_sum += loss_value;
+            observer.step(i + 1, loss_sum / (i + 1) as f64, lr);
+        }
+        observer.evaluating(epoch, dev.len());
+        let predictions = predict(&model, &tokenizer, &dev_encoded, &device)?;
+        let gold: Vec<usize> = dev.iter().map(|e| e.label).collect();
+        let f1 = macro_f1(labels.len(), &gold, &predictions);
+        let accuracy =
+            gold.iter().zip(&predictions).filter(|(g, p)| g == p).count() as f64 / gold.len() as f64;
+        let improved = best.as_ref().is_none_or(|b| f1 > b.1);
+        if improved {
+            let current: HashMap<String, Tensor> =
+                used.iter().map(|(n, v)| (n.clone(), v.as_tensor().clone())).collect();
+            save_model(
+                out,
+                &config,
+                labels,
+                1.0,
+                &base_dir.tokenizer_path(),
+                &current,
+                cfg.storage,
+            )?;
+            best = Some((epoch, f1, predictions));
+            since_best = 0;
+        } else {
+            since_best += 1;
+        }
+        let report = EpochReport {
+            epoch,
+            train_loss: loss_sum / batches.len() as f64,
+            dev_macro_f1: f1,
+            dev_accuracy: accuracy,
+            seconds: epoch_started.elapsed().as_secs_f64(),
+            improved,
+        };
+        observer.epoch_finished(&report);
+        reports.push(report);
+        if cfg.patience > 0 && since_best >= cfg.patience && epoch < cfg.epochs {
+            stopped_early = true;
+            break;
+        }
+    }
+    let (best_epoch, best_macro_f1, best_dev_predictions) = best.expect("at least one epoch ran");
+    Ok(TrainOutcome {
+        epochs: reports,
+        best_epoch,
+        best_macro_f1,
+        best_dev_predictions,
+        class_weights: weights,
+        train_truncated,
+        seconds: started.elapsed().as_secs_f64(),
+        stopped_early,
+    })
+}
+
+/// Per-row target distributions scaled by class weight, flattened, and the
+/// sum of the row weights (the loss is their weighted mean, as PyTorch's
+/// `cross_entropy(weight=...)` computes it).
+fn target_weights(
+    batch: &[usize],
+    examples: &[Example],
+    class_weights: &[f64],
+    classes: usize,
+    secondary_weight: f64,
+) -> (Vec<f32>, f64) {
+    let mut targets = vec![0f32; batch.len() * classes];
+    let mut norm = 0.0;
+    for (row, &j) in batch.iter().enumerate() {
+        let example = &examples[j];
+        let w = class_weights[example.label];
+        norm += w;
+        match example.secondary {
+            Some(s) if secondary_weight > 0.0 && s != example.label => {
+                targets[row * classes + example.label] = (w * (1.0 - secondary_weight)) as f32;
+                targets[row * classes + s] = (w * secondary_weight) as f32;
+            }
+            _ => targets[row * classes + example.label] = w as f32,
+        }
+    }
+    (targets, norm)
+}
+
+/// Shuffles, sorts windows of 50 batches by length, cuts them into batches
+/// and shuffles the batches: little padding, still random.
+fn length_bucketed_batches(encoded: &[Encoded], batch_size: usize, rng: &mut StdRng) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..encoded.len()).collect();
+    order.shuffle(rng);
+    let mut batches = Vec::new();
+    for window in order.chunks_mut(batch_size * 50) {
+        window.sort_by_key(|&i| encoded[i].ids.len());
+        for batch in window.chunks(batch_size) {
+            batches.push(batch.to_vec());
+        }
+    }
+    batches.shuffle(rng);
+    batches
+}
+
+fn predict(
+    model: &SequenceClassifier,
+    tokenizer: &SentenceTokenizer,
+    encoded: &[Encoded],
+    device: &Device,
+) -> Result<Vec<usize>, TrainError> {
+    let mut order: Vec<usize> = (0..encoded.len()).collect();
+    order.sort_by_key(|&i| encoded[i].ids.len());
+    let mut predictions = vec![0; encoded.len()];
+    for chunk in order.chunks(64) {
+        let sequences: Vec<&[u32]> = chunk.iter().map(|&i| encoded[i].ids.as_slice()).collect();
+        let inputs = tokenizer.batch(&sequences, device)?;
+        let logits = model.forward(
+            &inputs.input_ids,
+            &inputs.token_type_ids,
+            &inputs.attention_mask,
+            ForwardMode::Inference,
+        )?;
+        let argmax = logits.argmax(D::Minus1)?.to_vec1::<u32>()?;
+        for (&i, p) in chunk.iter().zip(argmax) {
+            predictions[i] = p as usize;
+        }
+    }
+    Ok(predictions)
+}
+
+fn macro_f1(classes: usize, gold: &[usize], predicted: &[usize]) -> f64 {
+    let mut total = 0.0;
+    for c in 0..classes {
+        let tp = gold.iter().zip(predicted).filter(|(g, p)| **g == c && **p == c).count() as f64;
+        let fp = gold.iter().zip(predicted).filter(|(g, p)| **g != c && **p == c).count() as f64;
+        let fn_ = gold.iter().zip(predicted).filter(|(g, p)| **g == c && **p != c).count() as f64;
+        let denom = 2.0 * tp + fp + fn_;
+        total += if denom == 0.0 { 0.0 } else { 2.0 * tp / denom };
+    }
+    total / classes as f64
+}

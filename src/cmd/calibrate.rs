@@ -1,0 +1,86 @@
+//! `stance calibrate`: fit a softmax temperature on dev data and store it in the model.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use stance_eval::calibration;
+
+use crate::cmd::eval::{load_classifier, write_atomic};
+use crate::cmd::train::codebook_labels;
+use crate::progress;
+
+/// Fit a softmax temperature on a dev set and store it in the model directory.
+///
+/// The temperature T minimises the dev negative log-likelihood of
+/// softmax(logits / T). It is saved as `stance_temperature` in the model's
+/// config.json; `stance label` and `stance eval` apply it. Predicted labels do
+/// not change, only the probabilities. Prints the expected calibration error
+/// (10 bins) before and after.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Dev gold file (.jsonl, .csv or .parquet) with `text` and `label`.
+    #[arg(long)]
+    pub dev: PathBuf,
+    /// Model directory to calibrate (default: the shipped model).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Print the fitted temperature without writing it.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, default_value_t = 128)]
+    pub max_tokens: usize,
+    /// Compute threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    crate::cmd::set_threads(args.threads);
+    let labels = codebook_labels();
+    let names: Vec<&str> = labels.names().iter().map(String::as_str).collect();
+    let gold = stance_io::read_gold(&args.dev, &names)?;
+    if gold.is_empty() {
+        bail!("{}: no gold sentences", args.dev.display());
+    }
+    let dir = args.model.clone().unwrap_or_else(crate::cmd::default_model_dir);
+    let classifier = load_classifier(&dir, args.max_tokens, 32)?;
+    let gold_index: Vec<usize> = gold.iter().map(|g| labels.index_of(&g.label).expect("checked")).collect();
+    let bar = progress::bar(gold.len() as u64, "sentences", progress::enabled(args.quiet));
+    let mut logits = Vec::with_capacity(gold.len());
+    for chunk in gold.chunks(512) {
+        let texts: Vec<&str> = chunk.iter().map(|g| g.text.as_str()).collect();
+        logits.extend(classifier.predict(&texts)?.into_iter().map(|p| p.logits));
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    let probs_at = |t: f64| -> Vec<Vec<f32>> {
+        logits.iter().map(|l| calibration::softmax_with_temperature(l, t)).collect()
+    };
+    let previous = classifier.temperature();
+    let ece_before = calibration::expected_calibration_error(&probs_at(previous), &gold_index, 10);
+    let fitted = calibration::fit_temperature(&logits, &gold_index);
+    let ece_after = calibration::expected_calibration_error(&probs_at(fitted), &gold_index, 10);
+    println!(
+        "temperature {previous:.4} -> {fitted:.4}; expected calibration error (10 bins) {ece_before:.4} -> {ece_after:.4}; NLL {:.4} -> {:.4} on {} sentences",
+        calibration::mean_nll(&logits, &gold_index, previous),
+        calibration::mean_nll(&logits, &gold_index, fitted),
+        gold.len()
+    );
+    if args.dry_run {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let config_path = dir.join(stance_model::CONFIG_FILE);
+    let text = std::fs::read_to_string(&config_path)
+        .with_context(|| format!("cannot read {}", config_path.display()))?;
+    let mut config: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{}: invalid JSON", config_path.display()))?;
+    config["stance_temperature"] = serde_json::json!(fitted);
+    write_atomic(&config_path, (serde_json::to_string_pretty(&config)? + "\n").as_bytes())?;
+    if !args.quiet {
+        eprintln!("stored stance_temperature {fitted:.4} in {}", config_path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

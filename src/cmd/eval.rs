@@ -1,0 +1,240 @@
+//! `stance eval`: score a model (or a rule baseline) against gold labels.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::ValueEnum;
+use stance_eval::{baseline, render, EvalInput, Lexicon};
+use stance_io::{GoldRecord, PredictionRow};
+use stance_model::{Classifier, ClassifierOptions};
+
+use crate::cmd::train::codebook_labels;
+use crate::progress;
+
+/// Measure a model against hand-labelled gold sentences.
+///
+/// Prints accuracy; per-label precision, recall, F1 and support; macro and
+/// weighted F1; Cohen's kappa; 95% bootstrap intervals for macro-F1 and
+/// accuracy (resampling documents when the gold file has doc_id); the
+/// confusion matrix; expected calibration error with a reliability table;
+/// lenient accuracy (a prediction equal to `secondary` counts as right); and
+/// a breakdown by `source`. With --report DIR it also writes report.md,
+/// metrics.json and predictions.parquet there.
+///
+/// Exit status: 0 on success; 1 when macro-F1 is below --min-macro-f1; 2 on
+/// bad input or model.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Gold file (.jsonl, .csv or .parquet) with `text` and `label`; optional
+    /// `secondary`, `doc_id`, `source`.
+    #[arg(long)]
+    pub gold: PathBuf,
+    /// Model directory (default: the shipped model).
+    #[arg(long, conflicts_with = "baseline")]
+    pub model: Option<PathBuf>,
+    /// Score a rule baseline instead of a model: `majority` predicts the gold
+    /// file's most frequent label; `lexicon` applies cue phrases from the codebook.
+    #[arg(long, value_enum)]
+    pub baseline: Option<Baseline>,
+    /// Directory for report.md, metrics.json and predictions.parquet.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Exit with status 1 when macro-F1 falls below this.
+    #[arg(long)]
+    pub min_macro_f1: Option<f64>,
+    /// Bootstrap resamples for the 95% intervals.
+    #[arg(long, default_value_t = stance_eval::DEFAULT_BOOTSTRAP_RESAMPLES)]
+    pub bootstrap: usize,
+    /// Seed of the bootstrap.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 128)]
+    pub max_tokens: usize,
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Compute threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// No progress and no warnings on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Baseline {
+    Majority,
+    Lexicon,
+}
+
+/// Predictions for gold texts: label index and probabilities in codebook order.
+pub struct Verdicts {
+    pub labels: Vec<usize>,
+    pub probabilities: Vec<Vec<f32>>,
+    pub name: String,
+    pub sha256: String,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    crate::cmd::set_threads(args.threads);
+    let labels = codebook_labels();
+    let names: Vec<&str> = labels.names().iter().map(String::as_str).collect();
+    let gold = stance_io::read_gold(&args.gold, &names)?;
+    if gold.is_empty() {
+        bail!("{}: no gold sentences", args.gold.display());
+    }
+    if !args.quiet {
+        for warning in stance_io::gold_warnings(&gold) {
+            eprintln!("warning: {}: {warning}", args.gold.display());
+        }
+    }
+    let gold_index: Vec<usize> = gold
+        .iter()
+        .map(|g| labels.index_of(&g.label).expect("read_gold checks labels"))
+        .collect();
+    let verdicts = match args.baseline {
+        Some(Baseline::Majority) => {
+            let majority = baseline::majority(&gold_index).expect("gold is not empty");
+            let mut p = vec![0f32; labels.len()];
+            p[majority] = 1.0;
+            Verdicts {
+                labels: vec![majority; gold.len()],
+                probabilities: vec![p; gold.len()],
+                name: "baseline:majority".into(),
+                sha256: String::new(),
+            }
+        }
+        Some(Baseline::Lexicon) => {
+            let lexicon = Lexicon::new();
+            let (l, p): (Vec<usize>, Vec<Vec<f32>>) = gold
+                .iter()
+                .map(|g| {
+                    let (l, p) = lexicon.classify(&g.text);
+                    (l, p.to_vec())
+                })
+                .unzip();
+            Verdicts {
+                labels: l,
+                probabilities: p,
+                name: "baseline:lexicon".into(),
+                sha256: String::new(),
+            }
+        }
+        None => {
+            let dir = args.model.clone().unwrap_or_else(crate::cmd::default_model_dir);
+            let classifier = load_classifier(&dir, args.max_tokens, args.batch_size)?;
+            model_verdicts(&classifier, &gold, args.quiet)?
+        }
+    };
+    let secondary: Vec<Option<usize>> = gold
+        .iter()
+        .map(|g| g.secondary.as_deref().and_then(|s| labels.index_of(s)))
+        .collect();
+    let doc_ids: Vec<Option<String>> = gold.iter().map(|g| g.doc_id.clone()).collect();
+    let sources: Vec<Option<String>> = gold.iter().map(|g| g.source.clone()).collect();
+    let has_secondary = gold.iter().any(|g| g.secondary.is_some());
+    let input = EvalInput {
+        labels: labels.names(),
+        gold: &gold_index,
+        predicted: &verdicts.labels,
+        probabilities: &verdicts.probabilities,
+        secondary: if has_secondary { &secondary } else { &[] },
+        doc_ids: if doc_ids.iter().any(Option::is_some) { &doc_ids } else { &[] },
+        sources: if sources.iter().any(Option::is_some) { &sources } else { &[] },
+    };
+    let report = stance_eval::try_evaluate(&input, args.bootstrap, args.seed)?;
+    let title = format!("{} on {}", verdicts.name, args.gold.display());
+    print!("{}", render::text(&report, &title));
+
+    if let Some(dir) = &args.report {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        write_atomic(&dir.join("report.md"), render::markdown(&report, &title).as_bytes())?;
+        let mut metrics = serde_json::to_value(&report)?;
+        metrics["model"] = serde_json::json!(verdicts.name);
+        metrics["model_sha256"] = serde_json::json!(verdicts.sha256);
+        metrics["gold"] = serde_json::json!(args.gold.display().to_string());
+        write_atomic(&dir.join("metrics.json"), (serde_json::to_string_pretty(&metrics)? + "\n").as_bytes())?;
+        let rows: Vec<PredictionRow> = gold
+            .iter()
+            .zip(verdicts.labels.iter().zip(&verdicts.probabilities))
+            .map(|(g, (&p, probs))| {
+                let mut probabilities = [0f32; 4];
+                probabilities.copy_from_slice(&probs[..4]);
+                PredictionRow {
+                    doc_id: g.doc_id.clone(),
+                    source: g.source.clone(),
+                    text: g.text.clone(),
+                    gold: g.label.clone(),
+                    secondary: g.secondary.clone(),
+                    predicted: labels.name(p).to_string(),
+                    confidence: probs[p],
+                    probabilities,
+                }
+            })
+            .collect();
+        let meta = vec![
+            ("stance.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+            ("stance.model".to_string(), verdicts.name.clone()),
+            ("stance.model_sha256".to_string(), verdicts.sha256.clone()),
+        ];
+        stance_io::write_predictions(&dir.join("predictions.parquet"), &rows, &meta)?;
+        if !args.quiet {
+            eprintln!("wrote report.md, metrics.json and predictions.parquet to {}", dir.display());
+        }
+    }
+    if let Some(min) = args.min_macro_f1 {
+        if report.macro_f1 < min {
+            eprintln!("macro-F1 {:.4} is below --min-macro-f1 {min}", report.macro_f1);
+            return Ok(ExitCode::from(1));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn load_classifier(dir: &std::path::Path, max_tokens: usize, batch_size: usize) -> Result<Classifier> {
+    let classifier = Classifier::load(dir, ClassifierOptions { max_tokens, batch_size })
+        .with_context(|| format!("cannot load the model in {}", dir.display()))?;
+    if classifier.labels().names() != stance_io::LABELS {
+        bail!(
+            "{}: the model's labels {:?} are not the codebook's {:?}",
+            dir.display(),
+            classifier.labels().names(),
+            stance_io::LABELS
+        );
+    }
+    Ok(classifier)
+}
+
+/// Runs the classifier over gold texts in chunks, with a progress bar.
+pub fn model_verdicts(classifier: &Classifier, gold: &[GoldRecord], quiet: bool) -> Result<Verdicts> {
+    let bar = progress::bar(gold.len() as u64, "sentences", progress::enabled(quiet));
+    bar.set_prefix("scoring");
+    let mut labels = Vec::with_capacity(gold.len());
+    let mut probabilities = Vec::with_capacity(gold.len());
+    for chunk in gold.chunks(512) {
+        let texts: Vec<&str> = chunk.iter().map(|g| g.text.as_str()).collect();
+        for p in classifier.predict(&texts)? {
+            labels.push(p.label);
+            probabilities.push(p.probabilities);
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    Ok(Verdicts {
+        labels,
+        probabilities,
+        name: classifier.model_dir().name(),
+        sha256: classifier.weights_sha256()?,
+    })
+}
+
+/// Writes a file through a temporary file renamed into place.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let result = std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("cannot write {}", path.display()))
+}

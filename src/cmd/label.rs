@@ -1,0 +1,290 @@
+//! `stance label`: documents in, one labelled row per sentence out.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::ValueEnum;
+use stance_io::{
+    Document, InputFormat, LabelledSentence, OutputFormat, OutputMetadata, ReadOptions,
+    SentenceWriter,
+};
+use stance_model::{Classifier, ClassifierOptions, Encoded};
+
+use crate::progress;
+
+/// Split documents into sentences and label each one.
+///
+/// Inputs are files, directories (walked recursively in sorted order) or `-`
+/// for standard input. `.txt` and `.md` files are one document each (doc_id:
+/// the path relative to the argument, without extension); `.jsonl` holds one
+/// document per line, `.csv` and `.parquet` one per row (see --text-field and
+/// --id-field). Pasted web pages are fine: headlines, bylines and menu lines
+/// become sentences of their own, mostly labelled `other`.
+///
+/// Output has one row per sentence: doc_id, source, paragraph, sentence,
+/// char_start, char_end (Unicode code points: Python's text[start:end]),
+/// text, label, confidence and one probability per label. It is written to a
+/// temporary file and renamed at the end, so a failed or interrupted run
+/// leaves no partial file and keeps any previous output.
+///
+/// Exit status: 0 on success (also with --skip-errors when files were
+/// skipped: they are listed), 2 on bad input or model, 130 when interrupted.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Files or directories to label; `-` reads standard input.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Output file (`-` for standard output). Format from the extension
+    /// (.parquet, .jsonl, .csv) unless --format is given.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Output format (default: from the output's extension, else parquet).
+    #[arg(long, value_enum)]
+    pub format: Option<OutFormat>,
+    /// Input format for every input (default: from each file's extension;
+    /// standard input defaults to text).
+    #[arg(long, value_enum)]
+    pub input_format: Option<InFormat>,
+    /// JSONL field or CSV/Parquet column holding the text.
+    #[arg(long, visible_alias = "text-column", default_value = "text")]
+    pub text_field: String,
+    /// JSONL field or CSV/Parquet column holding the document id (default:
+    /// `id` when present, else FILE:LINE).
+    #[arg(long, visible_alias = "id-column")]
+    pub id_field: Option<String>,
+    /// Model directory (default: the shipped model, models/stance-minilm-l6,
+    /// or $STANCE_MODEL).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Sentences longer than this many tokens are cut (counted in the summary).
+    #[arg(long, default_value_t = 128)]
+    pub max_tokens: usize,
+    /// Sentences per forward pass; sentences of similar length are batched together.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Compute threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Replace invalid UTF-8 with U+FFFD instead of failing.
+    #[arg(long)]
+    pub lossy: bool,
+    /// Go on past unreadable or malformed files, and list them at the end.
+    #[arg(long)]
+    pub skip_errors: bool,
+    /// No progress bar and no summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum OutFormat {
+    Parquet,
+    Jsonl,
+    Csv,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum InFormat {
+    Text,
+    Jsonl,
+    Csv,
+    Parquet,
+}
+
+/// Sentences are labelled in chunks of this many, so memory stays flat.
+const CHUNK_SENTENCES: usize = 4096;
+
+struct Pending {
+    doc: usize,
+    paragraph: u32,
+    sentence: u32,
+    char_start: u64,
+    char_end: u64,
+    text: String,
+    encoded: Encoded,
+}
+
+#[derive(Default)]
+struct Tally {
+    documents: usize,
+    sentences: usize,
+    truncated: usize,
+    per_label: BTreeMap<String, usize>,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    crate::cmd::set_threads(args.threads);
+    let started = Instant::now();
+    let model_dir = args.model.clone().unwrap_or_else(crate::cmd::default_model_dir);
+    let classifier = Classifier::load(
+        &model_dir,
+        ClassifierOptions {
+            max_tokens: args.max_tokens,
+            batch_size: args.batch_size,
+        },
+    )
+    .with_context(|| format!("cannot load the model in {}", model_dir.display()))?;
+    let labels = classifier.labels().clone();
+    if labels.names() != stance_io::LABELS {
+        bail!(
+            "{}: the model's labels {:?} are not the codebook's {:?}",
+            model_dir.display(),
+            labels.names(),
+            stance_io::LABELS
+        );
+    }
+    let format = match args.format {
+        Some(OutFormat::Parquet) => OutputFormat::Parquet,
+        Some(OutFormat::Jsonl) => OutputFormat::Jsonl,
+        Some(OutFormat::Csv) => OutputFormat::Csv,
+        None => OutputFormat::from_path(&args.output).unwrap_or(OutputFormat::Parquet),
+    };
+    let to_stdout = args.output.as_os_str() == "-";
+    let read_options = ReadOptions {
+        format: args.input_format.map(|f| match f {
+            InFormat::Text => InputFormat::Text,
+            InFormat::Jsonl => InputFormat::Jsonl,
+            InFormat::Csv => InputFormat::Csv,
+            InFormat::Parquet => InputFormat::Parquet,
+        }),
+        text_field: args.text_field.clone(),
+        id_field: args.id_field.clone(),
+        lossy: args.lossy,
+    };
+    let files = stance_io::discover(&args.inputs)?;
+    let metadata = OutputMetadata {
+        stance_version: env!("CARGO_PKG_VERSION").to_string(),
+        model_name: classifier.model_dir().name(),
+        model_sha256: classifier.weights_sha256()?,
+        labels: labels.names().to_vec(),
+    };
+    let mut writer = SentenceWriter::new(
+        (!to_stdout).then(|| args.output.clone()),
+        format,
+        metadata,
+    )?;
+    let show = progress::enabled(args.quiet);
+    let bar = progress::bar(files.len() as u64, "files", show);
+    bar.set_prefix("labelling");
+
+    let mut tally = Tally::default();
+    let mut skipped: Vec<String> = Vec::new();
+    let mut documents: Vec<Document> = Vec::new();
+    let mut pending: Vec<Pending> = Vec::new();
+    for file in &files {
+        let docs = match stance_io::read_documents(file, &read_options) {
+            Ok(docs) => docs,
+            Err(err) if args.skip_errors => {
+                skipped.push(err.to_string());
+                bar.inc(1);
+                continue;
+            }
+            Err(err) => return Err(err.into()),
+        };
+        for doc in docs {
+            tally.documents += 1;
+            let doc_index = documents.len();
+            for s in stance_segment::segment(&doc.text) {
+                let text = s.text(&doc.text).to_string();
+                let encoded = classifier.tokenize(&text)?;
+                pending.push(Pending {
+                    doc: doc_index,
+                    paragraph: s.paragraph as u32,
+                    sentence: s.index as u32,
+                    char_start: s.char_start as u64,
+                    char_end: s.char_end as u64,
+                    text,
+                    encoded,
+                });
+            }
+            documents.push(Document {
+                text: String::new(),
+                ..doc
+            });
+            if pending.len() >= CHUNK_SENTENCES {
+                flush(&classifier, &mut pending, &mut documents, &mut writer, &mut tally)?;
+                bar.set_message(format!("{} sentences", tally.sentences));
+            }
+        }
+        bar.inc(1);
+    }
+    flush(&classifier, &mut pending, &mut documents, &mut writer, &mut tally)?;
+    writer.finish()?;
+    bar.finish_and_clear();
+
+    if !args.quiet {
+        let seconds = started.elapsed().as_secs_f64();
+        let counts: Vec<String> = labels
+            .names()
+            .iter()
+            .map(|l| format!("{l} {}", tally.per_label.get(l).copied().unwrap_or(0)))
+            .collect();
+        eprintln!(
+            "labelled {} documents, {} sentences ({}); {} truncated to {} tokens; {:.1} s, {:.0} sentences/s{}",
+            tally.documents,
+            tally.sentences,
+            counts.join(", "),
+            tally.truncated,
+            args.max_tokens,
+            seconds,
+            tally.sentences as f64 / seconds.max(1e-9),
+            if to_stdout { String::new() } else { format!("; wrote {}", args.output.display()) },
+        );
+    }
+    if !skipped.is_empty() {
+        eprintln!("skipped {} file(s):", skipped.len());
+        for s in &skipped {
+            eprintln!("  {s}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Labels the pending sentences and writes them, in input order.
+fn flush(
+    classifier: &Classifier,
+    pending: &mut Vec<Pending>,
+    documents: &mut Vec<Document>,
+    writer: &mut SentenceWriter,
+    tally: &mut Tally,
+) -> Result<()> {
+    if pending.is_empty() {
+        documents.clear();
+        return Ok(());
+    }
+    let encoded: Vec<Encoded> = pending.iter_mut().map(|p| std::mem::take(&mut p.encoded)).collect();
+    let predictions = classifier.predict_encoded(&encoded)?;
+    let labels = classifier.labels();
+    let rows: Vec<LabelledSentence> = pending
+        .drain(..)
+        .zip(predictions)
+        .map(|(p, prediction)| {
+            let doc = &documents[p.doc];
+            let label = labels.name(prediction.label).to_string();
+            *tally.per_label.entry(label.clone()).or_default() += 1;
+            tally.sentences += 1;
+            tally.truncated += usize::from(prediction.truncated);
+            let mut probabilities = [0f32; 4];
+            probabilities.copy_from_slice(&prediction.probabilities[..4]);
+            LabelledSentence {
+                doc_id: doc.doc_id.clone(),
+                source: doc.source.clone(),
+                paragraph: p.paragraph,
+                sentence: p.sentence,
+                char_start: p.char_start,
+                char_end: p.char_end,
+                text: p.text,
+                label,
+                confidence: prediction.confidence,
+                probabilities,
+            }
+        })
+        .collect();
+    writer.write_batch(&rows)?;
+    // Chunks end at document boundaries, so no pending sentence refers to these.
+    documents.clear();
+    Ok(())
+}

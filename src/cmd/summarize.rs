@@ -1,0 +1,54 @@
+//! `stance summarize`: label counts and shares per document of a labelled file.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+/// Print label counts and shares per document of a file written by `stance label`.
+///
+/// With -o FILE the table (doc_id, sentences, n_<label>, share_<label>) is
+/// also written, as CSV when FILE ends in .csv and as Parquet otherwise.
+#[derive(clap::Args)]
+pub struct Args {
+    /// A Parquet file written by `stance label`.
+    pub input: PathBuf,
+    /// Also write the table here (.parquet or .csv).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let docs = stance_io::document_label_counts(&args.input)?;
+    let labels = stance_io::LABELS;
+    let width = docs.iter().map(|d| d.doc_id.chars().count()).max().unwrap_or(6).clamp(6, 60);
+    let mut out = String::new();
+    out.push_str(&format!("{:<width$} {:>9}", "doc_id", "sentences"));
+    for l in labels {
+        out.push_str(&format!(" {:>22}", l));
+    }
+    out.push('\n');
+    let mut totals = [0u64; 4];
+    for d in &docs {
+        out.push_str(&format!("{:<width$} {:>9}", d.doc_id, d.total()));
+        for (i, &c) in d.counts.iter().enumerate() {
+            totals[i] += c;
+            let share = 100.0 * c as f64 / d.total().max(1) as f64;
+            out.push_str(&format!(" {:>14} ({:>5.1}%)", c, share));
+        }
+        out.push('\n');
+    }
+    let all: u64 = totals.iter().sum();
+    out.push_str(&format!("{:<width$} {:>9}", "all", all));
+    for c in totals {
+        out.push_str(&format!(" {:>14} ({:>5.1}%)", c, 100.0 * c as f64 / all.max(1) as f64));
+    }
+    out.push('\n');
+    use std::io::Write;
+    std::io::stdout().write_all(out.as_bytes())?;
+    if let Some(path) = &args.output {
+        stance_io::write_summary(path, &docs)?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

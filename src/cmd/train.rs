@@ -1,0 +1,229 @@
+//! `stance train`: fine-tune the encoder and head on gold sentences.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::ValueEnum;
+use indicatif::ProgressBar;
+use stance_model::{LabelSet, StorageDType};
+use stance_train::{ClassWeighting, EpochReport, Example, TrainConfig, TrainObserver};
+
+use crate::progress;
+
+/// Fine-tune a BERT encoder and classification head on gold sentences.
+///
+/// Full fine-tuning in f32 on the CPU with AdamW, linear warm-up and decay,
+/// and class-weighted cross-entropy. The dev set is scored after each epoch;
+/// the best epoch by macro-F1 is saved to --out as a
+/// BertForSequenceClassification directory (config.json, tokenizer.json,
+/// model.safetensors), and training stops early after --patience epochs
+/// without improvement. The same seed on the same machine gives the same
+/// model. Gold files are JSONL, CSV or Parquet with `text` and `label`
+/// (optional `secondary`).
+#[derive(clap::Args)]
+pub struct Args {
+    /// Training gold file (.jsonl, .csv or .parquet).
+    #[arg(long)]
+    pub train: PathBuf,
+    /// Dev gold file, scored after each epoch to pick the best one.
+    #[arg(long)]
+    pub dev: PathBuf,
+    /// Base model directory (fetch it with scripts/fetch-base-model.sh).
+    #[arg(long, default_value = "base-model/all-MiniLM-L6-v2")]
+    pub base: PathBuf,
+    /// Output model directory; written only when an epoch is the best so far.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 6)]
+    pub epochs: usize,
+    /// Peak learning rate.
+    #[arg(long = "lr", default_value_t = 1e-4)]
+    pub learning_rate: f64,
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+    /// Sentences are cut to this many tokens, special tokens included.
+    #[arg(long, default_value_t = 128)]
+    pub max_tokens: usize,
+    /// Fraction of all steps spent warming up the learning rate.
+    #[arg(long, default_value_t = 0.1)]
+    pub warmup: f64,
+    #[arg(long, default_value_t = 0.01)]
+    pub weight_decay: f64,
+    /// Hidden and classifier dropout (default: the base model's config).
+    #[arg(long)]
+    pub dropout: Option<f64>,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Loss weight per class from the training label counts.
+    #[arg(long, value_enum, default_value_t = Weighting::Sqrt)]
+    pub class_weights: Weighting,
+    /// Epochs without a better dev macro-F1 before stopping (0: never stop early).
+    #[arg(long, default_value_t = 2)]
+    pub patience: usize,
+    /// Target mass moved to a sentence's `secondary` label (0: hard labels).
+    #[arg(long, default_value_t = 0.0)]
+    pub secondary_weight: f64,
+    /// Precision of the saved weights.
+    #[arg(long, value_enum, default_value_t = Storage::F16)]
+    pub storage: Storage,
+    /// Compute threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// No progress bars.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Weighting {
+    None,
+    Sqrt,
+    Inverse,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Storage {
+    F16,
+    F32,
+}
+
+/// The four labels of the codebook, in the fixed order of the model's outputs.
+pub fn codebook_labels() -> LabelSet {
+    LabelSet::new(stance_io::LABELS.iter().map(|s| s.to_string()).collect())
+}
+
+/// Reads a gold file into training examples with label indices.
+pub fn read_examples(path: &std::path::Path, labels: &LabelSet) -> Result<Vec<Example>> {
+    let names: Vec<&str> = labels.names().iter().map(String::as_str).collect();
+    let records = stance_io::read_gold(path, &names)?;
+    Ok(records
+        .into_iter()
+        .map(|r| Example {
+            label: labels.index_of(&r.label).expect("read_gold checks labels"),
+            secondary: r.secondary.as_deref().and_then(|s| labels.index_of(s)),
+            text: r.text,
+        })
+        .collect())
+}
+
+struct Observer {
+    show: bool,
+    bar: Option<ProgressBar>,
+}
+
+impl TrainObserver for Observer {
+    fn epoch_started(&mut self, epoch: usize, steps: usize) {
+        let bar = progress::bar(steps as u64, "batches", self.show);
+        bar.set_prefix(format!("epoch {epoch}"));
+        self.bar = Some(bar);
+    }
+    fn step(&mut self, _step: usize, loss: f64, lr: f64) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("loss {loss:.4} lr {lr:.2e}"));
+            bar.inc(1);
+        }
+    }
+    fn evaluating(&mut self, _epoch: usize, sentences: usize) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("scoring {sentences} dev sentences"));
+        }
+    }
+    fn epoch_finished(&mut self, r: &EpochReport) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        eprintln!(
+            "epoch {}: train loss {:.4}, dev macro-F1 {:.4}, dev accuracy {:.4}, {:.0} s{}",
+            r.epoch,
+            r.train_loss,
+            r.dev_macro_f1,
+            r.dev_accuracy,
+            r.seconds,
+            if r.improved { " (best so far, saved)" } else { "" }
+        );
+    }
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    crate::cmd::set_threads(args.threads);
+    let started = Instant::now();
+    let labels = codebook_labels();
+    let train = read_examples(&args.train, &labels)?;
+    let dev = read_examples(&args.dev, &labels)?;
+    eprintln!(
+        "training on {} sentences ({}), scoring on {} ({}), base {}",
+        train.len(),
+        args.train.display(),
+        dev.len(),
+        args.dev.display(),
+        args.base.display()
+    );
+    let config = TrainConfig {
+        epochs: args.epochs,
+        learning_rate: args.learning_rate,
+        batch_size: args.batch_size,
+        max_tokens: args.max_tokens,
+        warmup_ratio: args.warmup,
+        weight_decay: args.weight_decay,
+        dropout: args.dropout,
+        seed: args.seed,
+        class_weighting: match args.class_weights {
+            Weighting::None => ClassWeighting::None,
+            Weighting::Sqrt => ClassWeighting::Sqrt,
+            Weighting::Inverse => ClassWeighting::Inverse,
+        },
+        patience: args.patience,
+        secondary_weight: args.secondary_weight,
+        max_grad_norm: 1.0,
+        storage: match args.storage {
+            Storage::F16 => StorageDType::F16,
+            Storage::F32 => StorageDType::F32,
+        },
+    };
+    let mut observer = Observer {
+        show: progress::enabled(args.quiet),
+        bar: None,
+    };
+    let outcome = stance_train::train(&args.base, &labels, &train, &dev, &config, &args.out, &mut observer)
+        .with_context(|| format!("training on {} failed", args.train.display()))?;
+    eprintln!(
+        "best epoch {} with dev macro-F1 {:.4}{}; model saved to {}",
+        outcome.best_epoch,
+        outcome.best_macro_f1,
+        if outcome.stopped_early { " (stopped early)" } else { "" },
+        args.out.display()
+    );
+    let summary = serde_json::json!({
+        "train_file": args.train.display().to_string(),
+        "dev_file": args.dev.display().to_string(),
+        "train_sentences": train.len(),
+        "dev_sentences": dev.len(),
+        "train_truncated": outcome.train_truncated,
+        "base": args.base.display().to_string(),
+        "epochs": args.epochs,
+        "learning_rate": args.learning_rate,
+        "batch_size": args.batch_size,
+        "max_tokens": args.max_tokens,
+        "warmup": args.warmup,
+        "weight_decay": args.weight_decay,
+        "dropout": args.dropout,
+        "seed": args.seed,
+        "class_weights": outcome.class_weights,
+        "patience": args.patience,
+        "secondary_weight": args.secondary_weight,
+        "best_epoch": outcome.best_epoch,
+        "best_dev_macro_f1": outcome.best_macro_f1,
+        "stopped_early": outcome.stopped_early,
+        "seconds": started.elapsed().as_secs_f64(),
+        "epochs_run": outcome.epochs.iter().map(|e| serde_json::json!({
+            "epoch": e.epoch, "train_loss": e.train_loss, "dev_macro_f1": e.dev_macro_f1,
+            "dev_accuracy": e.dev_accuracy, "seconds": e.seconds,
+        })).collect::<Vec<_>>(),
+    });
+    let log_path = args.out.join("training.json");
+    std::fs::write(&log_path, serde_json::to_string_pretty(&summary)? + "\n")
+        .with_context(|| format!("writing {}", log_path.display()))?;
+    Ok(ExitCode::SUCCESS)
+}
