@@ -13,7 +13,9 @@ mod bert;
 mod config;
 mod dir;
 mod error;
+pub mod init;
 mod predict;
+pub mod testing;
 mod tokenize;
 
 pub use bert::{BertEncoder, ClassificationHead, Dropout, ForwardMode, SequenceClassifier};

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, Var, D};
 use candle_nn::{VarBuilder, VarMap};
-use rand::{rngs::StdRng, seq::SliceRandom, Rng, SeedableRng};
+use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 use stance_model::{
     load_weights_for_training, save_model, Dropout, Encoded, ForwardMode, LabelSet, ModelDir,
     ModelError, SentenceTokenizer, SequenceClassifier, StorageDType,
@@ -140,13 +140,6 @@ pub fn class_weights(labels: &[usize], classes: usize, weighting: ClassWeighting
         .collect()
 }
 
-fn normal(rng: &mut StdRng, std: f64) -> f32 {
-    // Box-Muller: two uniforms to one standard normal.
-    let u1: f64 = rng.random::<f64>().max(1e-12);
-    let u2: f64 = rng.random();
-    ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos() * std) as f32
-}
-
 /// Fine-tunes `base` on `train`, evaluates on `dev` after every epoch, and
 /// saves the best epoch to `out` as a `BertForSequenceClassification` directory.
 pub fn train(
@@ -194,7 +187,7 @@ pub fn train(
             let values: Vec<f32> = if name.ends_with(".bias") {
                 vec![0.0; n]
             } else {
-                (0..n).map(|_| normal(rng, 0.02)).collect()
+                (0..n).map(|_| stance_model::init::normal(rng, 0.02)).collect()
             };
             tensors.insert(name.into(), Tensor::from_vec(values, shape, &device)?);
         }
@@ -300,9 +293,8 @@ pub fn train(
         observer.evaluating(epoch, dev.len());
         let predictions = predict(&model, &tokenizer, &dev_encoded, &device)?;
         let gold: Vec<usize> = dev.iter().map(|e| e.label).collect();
-        let f1 = macro_f1(labels.len(), &gold, &predictions);
-        let accuracy =
-            gold.iter().zip(&predictions).filter(|(g, p)| g == p).count() as f64 / gold.len() as f64;
+        let f1 = stance_eval::macro_f1(labels.len(), &gold, &predictions);
+        let accuracy = stance_eval::accuracy(&gold, &predictions);
         let improved = best.as_ref().is_none_or(|b| f1 > b.1);
         if improved {
             let current: HashMap<String, Tensor> =
@@ -416,16 +408,4 @@ fn predict(
         }
     }
     Ok(predictions)
-}
-
-fn macro_f1(classes: usize, gold: &[usize], predicted: &[usize]) -> f64 {
-    let mut total = 0.0;
-    for c in 0..classes {
-        let tp = gold.iter().zip(predicted).filter(|(g, p)| **g == c && **p == c).count() as f64;
-        let fp = gold.iter().zip(predicted).filter(|(g, p)| **g != c && **p == c).count() as f64;
-        let fn_ = gold.iter().zip(predicted).filter(|(g, p)| **g == c && **p != c).count() as f64;
-        let denom = 2.0 * tp + fp + fn_;
-        total += if denom == 0.0 { 0.0 } else { 2.0 * tp / denom };
-    }
-    total / classes as f64
 }

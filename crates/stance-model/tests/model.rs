@@ -1,0 +1,149 @@
+//! Loading, inference invariants and damaged-model errors on tiny random models.
+
+use std::path::Path;
+
+use stance_model::testing::write_tiny_model;
+use stance_model::{Classifier, ClassifierOptions, LabelSet, ModelError};
+
+fn labels() -> LabelSet {
+    LabelSet::new(
+        ["condemnation", "commitment", "diplomatic-opening", "other"]
+            .map(String::from)
+            .to_vec(),
+    )
+}
+
+fn tiny(dir: &Path) -> Classifier {
+    write_tiny_model(dir, Some(&labels()), 7).unwrap();
+    Classifier::load(dir, ClassifierOptions::default()).unwrap()
+}
+
+const SENTENCES: [&str; 4] = [
+    "We condemn the attack.",
+    "The ministers met in Seoul on Tuesday and will continue to work together on peace.",
+    "Ready for dialogue!",
+    "Strongly.",
+];
+
+#[test]
+fn probabilities_are_a_distribution_and_confidence_is_the_max() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny(dir.path());
+    for p in model.predict(&SENTENCES).unwrap() {
+        assert_eq!(p.probabilities.len(), 4);
+        let sum: f32 = p.probabilities.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-5, "{sum}");
+        let max = p.probabilities.iter().copied().fold(f32::MIN, f32::max);
+        assert_eq!(p.confidence, max);
+        assert_eq!(p.probabilities[p.label], max);
+    }
+}
+
+#[test]
+fn batching_and_padding_do_not_change_logits() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny(dir.path());
+    let together = model.predict(&SENTENCES).unwrap();
+    for (sentence, batched) in SENTENCES.iter().zip(&together) {
+        let alone = &model.predict(&[sentence]).unwrap()[0];
+        for (a, b) in alone.logits.iter().zip(&batched.logits) {
+            assert!((a - b).abs() < 1e-4, "{sentence}: {a} vs {b}");
+        }
+    }
+    // Output order is input order even though batches are sorted by length.
+    let reversed: Vec<&str> = SENTENCES.iter().rev().copied().collect();
+    let back = model.predict(&reversed).unwrap();
+    for (a, b) in together.iter().zip(back.iter().rev()) {
+        assert_eq!(a.label, b.label);
+    }
+}
+
+#[test]
+fn long_sentences_are_truncated_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_model(dir.path(), Some(&labels()), 7).unwrap();
+    let model = Classifier::load(dir.path(), ClassifierOptions { max_tokens: 8, batch_size: 2 }).unwrap();
+    let long = "we condemn the attack and we call for talks on peace";
+    let encoded = model.tokenize(long).unwrap();
+    assert!(encoded.truncated);
+    assert_eq!(encoded.ids.len(), 8);
+    assert_eq!(encoded.ids[7], 3, "the final [SEP] is kept");
+    let p = model.predict(&[long, "we"]).unwrap();
+    assert!(p[0].truncated && !p[1].truncated);
+}
+
+#[test]
+fn missing_files_are_named_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_model(dir.path(), Some(&labels()), 7).unwrap();
+    std::fs::remove_file(dir.path().join("model.safetensors")).unwrap();
+    let err = Classifier::load(dir.path(), ClassifierOptions::default()).err().unwrap();
+    let msg = err.to_string();
+    assert!(matches!(err, ModelError::MissingFile { file: "model.safetensors", .. }), "{msg}");
+    assert!(msg.contains("stance train"), "{msg}");
+}
+
+#[test]
+fn truncated_weights_are_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_model(dir.path(), Some(&labels()), 7).unwrap();
+    let path = dir.path().join("model.safetensors");
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let err = Classifier::load(dir.path(), ClassifierOptions::default()).err().unwrap();
+    assert!(err.to_string().contains("truncated"), "{err}");
+}
+
+#[test]
+fn config_that_does_not_match_the_weights_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_model(dir.path(), Some(&labels()), 7).unwrap();
+    let config_path = dir.path().join("config.json");
+    let config = std::fs::read_to_string(&config_path).unwrap();
+    std::fs::write(&config_path, config.replace("\"intermediate_size\": 64", "\"intermediate_size\": 48")).unwrap();
+    let err = Classifier::load(dir.path(), ClassifierOptions::default()).err().unwrap();
+    let msg = err.to_string();
+    assert!(matches!(err, ModelError::Weights { .. }), "{msg}");
+    assert!(msg.contains("intermediate"), "{msg}");
+}
+
+#[test]
+fn tokenizer_of_another_vocabulary_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_model(dir.path(), Some(&labels()), 7).unwrap();
+    let config_path = dir.path().join("config.json");
+    let config = std::fs::read_to_string(&config_path).unwrap();
+    std::fs::write(&config_path, config.replace("\"vocab_size\": 132", "\"vocab_size\": 100")).unwrap();
+    let err = Classifier::load(dir.path(), ClassifierOptions::default()).err().unwrap();
+    assert!(err.to_string().contains("another model") || err.to_string().contains("vocab"), "{err}");
+}
+
+#[test]
+fn a_bare_encoder_is_not_a_classifier() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_model(dir.path(), None, 7).unwrap();
+    let err = Classifier::load(dir.path(), ClassifierOptions::default()).err().unwrap();
+    assert!(err.to_string().contains("bare encoder"), "{err}");
+}
+
+#[test]
+fn f16_storage_stays_close_to_f32() {
+    use stance_model::{save_model, testing, StorageDType};
+    let dir = tempfile::tempdir().unwrap();
+    let config = testing::tiny_config();
+    let tensors = testing::random_weights(&config, Some(&labels()), 3).unwrap();
+    let tokenizer = dir.path().join("tok.json");
+    std::fs::write(&tokenizer, testing::TINY_TOKENIZER_JSON).unwrap();
+    let (f32_dir, f16_dir) = (dir.path().join("f32"), dir.path().join("f16"));
+    save_model(&f32_dir, &config, &labels(), 1.0, &tokenizer, &tensors, StorageDType::F32).unwrap();
+    save_model(&f16_dir, &config, &labels(), 1.0, &tokenizer, &tensors, StorageDType::F16).unwrap();
+    let full = Classifier::load(&f32_dir, ClassifierOptions::default()).unwrap();
+    let half = Classifier::load(&f16_dir, ClassifierOptions::default()).unwrap();
+    let size = |d: &Path| std::fs::metadata(d.join("model.safetensors")).unwrap().len();
+    assert!(size(&f16_dir) * 10 < size(&f32_dir) * 6, "f16 file is about half the size");
+    for (a, b) in full.predict(&SENTENCES).unwrap().iter().zip(half.predict(&SENTENCES).unwrap()) {
+        for (x, y) in a.probabilities.iter().zip(&b.probabilities) {
+            assert!((x - y).abs() < 2e-2, "{x} vs {y}");
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! Fine-tuning a tiny random encoder for a few steps on fixture sentences.
+
+use stance_model::testing::write_tiny_model;
+use stance_model::{Classifier, ClassifierOptions, LabelSet};
+use stance_train::{train, ClassWeighting, EpochReport, Example, TrainConfig, TrainObserver};
+
+fn labels() -> LabelSet {
+    LabelSet::new(
+        ["condemnation", "commitment", "diplomatic-opening", "other"]
+            .map(String::from)
+            .to_vec(),
+    )
+}
+
+fn examples() -> Vec<Example> {
+    let rows = [
+        ("we condemn the attack", 0),
+        ("we strongly condemn the illegal attack", 0),
+        ("the attack is a violation", 0),
+        ("we reaffirm our support", 1),
+        ("we will continue to work together", 1),
+        ("ministers committed to support", 1),
+        ("we are ready for dialogue", 2),
+        ("we call for talks on peace", 2),
+        ("the door to dialogue is open", 2),
+        ("the ministers met in seoul", 3),
+        ("it was held in 2008", 3),
+        ("the talks took place on monday", 3),
+    ];
+    rows.iter()
+        .map(|(t, l)| Example { text: t.to_string(), label: *l, secondary: None })
+        .collect()
+}
+
+#[derive(Default)]
+struct Record {
+    losses: Vec<f64>,
+    epochs: Vec<EpochReport>,
+}
+
+impl TrainObserver for Record {
+    fn step(&mut self, _step: usize, loss: f64, _lr: f64) {
+        self.losses.push(loss);
+    }
+    fn epoch_finished(&mut self, report: &EpochReport) {
+        self.epochs.push(report.clone());
+    }
+}
+
+fn config() -> TrainConfig {
+    TrainConfig {
+        epochs: 30,
+        learning_rate: 5e-3,
+        batch_size: 4,
+        warmup_ratio: 0.1,
+        patience: 0,
+        dropout: Some(0.0),
+        class_weighting: ClassWeighting::Sqrt,
+        ..TrainConfig::default()
+    }
+}
+
+#[test]
+fn loss_goes_down_and_the_saved_model_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    write_tiny_model(&base, None, 11).unwrap();
+    let out = dir.path().join("out");
+    let data = examples();
+    let mut record = Record::default();
+    let outcome = train(&base, &labels(), &data, &data, &config(), &out, &mut record).unwrap();
+
+    let first = record.epochs.first().unwrap().train_loss;
+    let last = record.epochs.last().unwrap().train_loss;
+    assert!(last < first * 0.5, "training loss should fall: {first} -> {last}");
+    assert_eq!(record.epochs.len(), 30);
+    assert!(outcome.best_macro_f1 > 0.5, "fits its own training data: {}", outcome.best_macro_f1);
+
+    let model = Classifier::load(&out, ClassifierOptions::default()).unwrap();
+    assert_eq!(model.labels(), &labels());
+    let texts: Vec<&str> = data.iter().map(|e| e.text.as_str()).collect();
+    let predicted: Vec<usize> = model.predict(&texts).unwrap().iter().map(|p| p.label).collect();
+    // The saved (f16) best epoch reproduces the dev predictions it was chosen by.
+    let agree = predicted
+        .iter()
+        .zip(&outcome.best_dev_predictions)
+        .filter(|(a, b)| a == b)
+        .count();
+    assert!(agree >= texts.len() - 1, "{predicted:?} vs {:?}", outcome.best_dev_predictions);
+}
+
+#[test]
+fn the_same_seed_gives_the_same_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    write_tiny_model(&base, None, 11).unwrap();
+    let data = examples();
+    let cfg = TrainConfig { epochs: 2, dropout: Some(0.1), ..config() };
+    let run = |name: &str| {
+        let out = dir.path().join(name);
+        let outcome = train(&base, &labels(), &data, &data, &cfg, &out, &mut Record::default()).unwrap();
+        (outcome.epochs.iter().map(|e| e.train_loss).collect::<Vec<_>>(), std::fs::read(out.join("model.safetensors")).unwrap())
+    };
+    let (loss_a, weights_a) = run("a");
+    let (loss_b, weights_b) = run("b");
+    assert_eq!(loss_a, loss_b);
+    assert!(weights_a == weights_b, "same seed, same weights");
+    let other = TrainConfig { seed: 7, ..cfg.clone() };
+    let out = dir.path().join("c");
+    train(&base, &labels(), &data, &data, &other, &out, &mut Record::default()).unwrap();
+    assert!(std::fs::read(out.join("model.safetensors")).unwrap() != weights_a, "another seed differs");
+}
+
+#[test]
+fn empty_sets_and_bad_settings_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    write_tiny_model(&base, None, 11).unwrap();
+    let data = examples();
+    let out = dir.path().join("out");
+    let err = train(&base, &labels(), &[], &data, &config(), &out, &mut Record::default()).unwrap_err();
+    assert!(err.to_string().contains("training set is empty"), "{err}");
+    let bad = TrainConfig { batch_size: 0, ..config() };
+    assert!(train(&base, &labels(), &data, &data, &bad, &out, &mut Record::default()).is_err());
+    assert!(!out.exists(), "nothing written on error");
+}
+
+#[test]
+fn class_weights_follow_the_counts() {
+    let w = stance_train::class_weights(&[0, 0, 0, 0, 1], 2, ClassWeighting::Sqrt);
+    assert_eq!(w, vec![1.0, 2.0]);
+    let w = stance_train::class_weights(&[0, 0, 0, 0, 1], 2, ClassWeighting::Inverse);
+    assert_eq!(w, vec![1.0, 4.0]);
+}
