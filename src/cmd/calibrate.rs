@@ -45,10 +45,20 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if gold.is_empty() {
         bail!("{}: no gold sentences", args.dev.display());
     }
-    let dir = args.model.clone().unwrap_or_else(crate::cmd::default_model_dir);
+    let dir = args
+        .model
+        .clone()
+        .unwrap_or_else(crate::cmd::default_model_dir);
     let classifier = load_classifier(&dir, args.max_tokens, 32)?;
-    let gold_index: Vec<usize> = gold.iter().map(|g| labels.index_of(&g.label).expect("checked")).collect();
-    let bar = progress::bar(gold.len() as u64, "sentences", progress::enabled(args.quiet));
+    let gold_index: Vec<usize> = gold
+        .iter()
+        .map(|g| labels.index_of(&g.label).expect("checked"))
+        .collect();
+    let bar = progress::bar(
+        gold.len() as u64,
+        "sentences",
+        progress::enabled(args.quiet),
+    );
     let mut logits = Vec::with_capacity(gold.len());
     for chunk in gold.chunks(512) {
         let texts: Vec<&str> = chunk.iter().map(|g| g.text.as_str()).collect();
@@ -57,7 +67,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     bar.finish_and_clear();
     let probs_at = |t: f64| -> Vec<Vec<f32>> {
-        logits.iter().map(|l| calibration::softmax_with_temperature(l, t)).collect()
+        logits
+            .iter()
+            .map(|l| calibration::softmax_with_temperature(l, t))
+            .collect()
     };
     let previous = classifier.temperature();
     let ece_before = calibration::expected_calibration_error(&probs_at(previous), &gold_index, 10);
@@ -78,9 +91,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut config: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("{}: invalid JSON", config_path.display()))?;
     config["stance_temperature"] = serde_json::json!(fitted);
-    write_atomic(&config_path, (serde_json::to_string_pretty(&config)? + "\n").as_bytes())?;
+    write_atomic(
+        &config_path,
+        (serde_json::to_string_pretty(&config)? + "\n").as_bytes(),
+    )?;
     if !args.quiet {
-        eprintln!("stored stance_temperature {fitted:.4} in {}", config_path.display());
+        eprintln!(
+            "stored stance_temperature {fitted:.4} in {}",
+            config_path.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -121,7 +121,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
         }
         None => {
-            let dir = args.model.clone().unwrap_or_else(crate::cmd::default_model_dir);
+            let dir = args
+                .model
+                .clone()
+                .unwrap_or_else(crate::cmd::default_model_dir);
             let classifier = load_classifier(&dir, args.max_tokens, args.batch_size)?;
             model_verdicts(&classifier, &gold, args.quiet)?
         }
@@ -139,8 +142,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
         predicted: &verdicts.labels,
         probabilities: &verdicts.probabilities,
         secondary: if has_secondary { &secondary } else { &[] },
-        doc_ids: if doc_ids.iter().any(Option::is_some) { &doc_ids } else { &[] },
-        sources: if sources.iter().any(Option::is_some) { &sources } else { &[] },
+        doc_ids: if doc_ids.iter().any(Option::is_some) {
+            &doc_ids
+        } else {
+            &[]
+        },
+        sources: if sources.iter().any(Option::is_some) {
+            &sources
+        } else {
+            &[]
+        },
     };
     let report = stance_eval::try_evaluate(&input, args.bootstrap, args.seed)?;
     let title = format!("{} on {}", verdicts.name, args.gold.display());
@@ -148,12 +159,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
     if let Some(dir) = &args.report {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        write_atomic(&dir.join("report.md"), render::markdown(&report, &title).as_bytes())?;
+        write_atomic(
+            &dir.join("report.md"),
+            render::markdown(&report, &title).as_bytes(),
+        )?;
         let mut metrics = serde_json::to_value(&report)?;
         metrics["model"] = serde_json::json!(verdicts.name);
         metrics["model_sha256"] = serde_json::json!(verdicts.sha256);
         metrics["gold"] = serde_json::json!(args.gold.display().to_string());
-        write_atomic(&dir.join("metrics.json"), (serde_json::to_string_pretty(&metrics)? + "\n").as_bytes())?;
+        write_atomic(
+            &dir.join("metrics.json"),
+            (serde_json::to_string_pretty(&metrics)? + "\n").as_bytes(),
+        )?;
         let rows: Vec<PredictionRow> = gold
             .iter()
             .zip(verdicts.labels.iter().zip(&verdicts.probabilities))
@@ -173,27 +190,46 @@ pub fn run(args: Args) -> Result<ExitCode> {
             })
             .collect();
         let meta = vec![
-            ("stance.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+            (
+                "stance.version".to_string(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            ),
             ("stance.model".to_string(), verdicts.name.clone()),
             ("stance.model_sha256".to_string(), verdicts.sha256.clone()),
         ];
         stance_io::write_predictions(&dir.join("predictions.parquet"), &rows, &meta)?;
         if !args.quiet {
-            eprintln!("wrote report.md, metrics.json and predictions.parquet to {}", dir.display());
+            eprintln!(
+                "wrote report.md, metrics.json and predictions.parquet to {}",
+                dir.display()
+            );
         }
     }
     if let Some(min) = args.min_macro_f1 {
         if report.macro_f1 < min {
-            eprintln!("macro-F1 {:.4} is below --min-macro-f1 {min}", report.macro_f1);
+            eprintln!(
+                "macro-F1 {:.4} is below --min-macro-f1 {min}",
+                report.macro_f1
+            );
             return Ok(ExitCode::from(1));
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn load_classifier(dir: &std::path::Path, max_tokens: usize, batch_size: usize) -> Result<Classifier> {
-    let classifier = Classifier::load(dir, ClassifierOptions { max_tokens, batch_size })
-        .with_context(|| format!("cannot load the model in {}", dir.display()))?;
+pub fn load_classifier(
+    dir: &std::path::Path,
+    max_tokens: usize,
+    batch_size: usize,
+) -> Result<Classifier> {
+    let classifier = Classifier::load(
+        dir,
+        ClassifierOptions {
+            max_tokens,
+            batch_size,
+        },
+    )
+    .with_context(|| format!("cannot load the model in {}", dir.display()))?;
     if classifier.labels().names() != stance_io::LABELS {
         bail!(
             "{}: the model's labels {:?} are not the codebook's {:?}",
@@ -206,7 +242,11 @@ pub fn load_classifier(dir: &std::path::Path, max_tokens: usize, batch_size: usi
 }
 
 /// Runs the classifier over gold texts in chunks, with a progress bar.
-pub fn model_verdicts(classifier: &Classifier, gold: &[GoldRecord], quiet: bool) -> Result<Verdicts> {
+pub fn model_verdicts(
+    classifier: &Classifier,
+    gold: &[GoldRecord],
+    quiet: bool,
+) -> Result<Verdicts> {
     let bar = progress::bar(gold.len() as u64, "sentences", progress::enabled(quiet));
     bar.set_prefix("scoring");
     let mut labels = Vec::with_capacity(gold.len());
@@ -230,7 +270,10 @@ pub fn model_verdicts(classifier: &Classifier, gold: &[GoldRecord], quiet: bool)
 
 /// Writes a file through a temporary file renamed into place.
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
     let result = std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, path));
     if result.is_err() {

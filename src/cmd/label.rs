@@ -118,7 +118,10 @@ struct Tally {
 pub fn run(args: Args) -> Result<ExitCode> {
     crate::cmd::set_threads(args.threads);
     let started = Instant::now();
-    let model_dir = args.model.clone().unwrap_or_else(crate::cmd::default_model_dir);
+    let model_dir = args
+        .model
+        .clone()
+        .unwrap_or_else(crate::cmd::default_model_dir);
     let classifier = Classifier::load(
         &model_dir,
         ClassifierOptions {
@@ -161,11 +164,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         model_sha256: classifier.weights_sha256()?,
         labels: labels.names().to_vec(),
     };
-    let mut writer = SentenceWriter::new(
-        (!to_stdout).then(|| args.output.clone()),
-        format,
-        metadata,
-    )?;
+    let mut writer =
+        SentenceWriter::new((!to_stdout).then(|| args.output.clone()), format, metadata)?;
     let show = progress::enabled(args.quiet);
     let bar = progress::bar(files.len() as u64, "files", show);
     bar.set_prefix("labelling");
@@ -205,13 +205,25 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 ..doc
             });
             if pending.len() >= CHUNK_SENTENCES {
-                flush(&classifier, &mut pending, &mut documents, &mut writer, &mut tally)?;
+                flush(
+                    &classifier,
+                    &mut pending,
+                    &mut documents,
+                    &mut writer,
+                    &mut tally,
+                )?;
                 bar.set_message(format!("{} sentences", tally.sentences));
             }
         }
         bar.inc(1);
     }
-    flush(&classifier, &mut pending, &mut documents, &mut writer, &mut tally)?;
+    flush(
+        &classifier,
+        &mut pending,
+        &mut documents,
+        &mut writer,
+        &mut tally,
+    )?;
     writer.finish()?;
     bar.finish_and_clear();
 
@@ -255,7 +267,10 @@ fn flush(
         documents.clear();
         return Ok(());
     }
-    let encoded: Vec<Encoded> = pending.iter_mut().map(|p| std::mem::take(&mut p.encoded)).collect();
+    let encoded: Vec<Encoded> = pending
+        .iter_mut()
+        .map(|p| std::mem::take(&mut p.encoded))
+        .collect();
     let predictions = classifier.predict_encoded(&encoded)?;
     let labels = classifier.labels();
     let rows: Vec<LabelledSentence> = pending

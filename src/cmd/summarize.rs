@@ -21,7 +21,12 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode> {
     let docs = stance_io::document_label_counts(&args.input)?;
     let labels = stance_io::LABELS;
-    let width = docs.iter().map(|d| d.doc_id.chars().count()).max().unwrap_or(6).clamp(6, 60);
+    let width = docs
+        .iter()
+        .map(|d| d.doc_id.chars().count())
+        .max()
+        .unwrap_or(6)
+        .clamp(6, 60);
     let mut out = String::new();
     out.push_str(&format!("{:<width$} {:>9}", "doc_id", "sentences"));
     for l in labels {
@@ -41,7 +46,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let all: u64 = totals.iter().sum();
     out.push_str(&format!("{:<width$} {:>9}", "all", all));
     for c in totals {
-        out.push_str(&format!(" {:>14} ({:>5.1}%)", c, 100.0 * c as f64 / all.max(1) as f64));
+        out.push_str(&format!(
+            " {:>14} ({:>5.1}%)",
+            c,
+            100.0 * c as f64 / all.max(1) as f64
+        ));
     }
     out.push('\n');
     use std::io::Write;

@@ -141,7 +141,11 @@ impl TrainObserver for Observer {
             r.dev_macro_f1,
             r.dev_accuracy,
             r.seconds,
-            if r.improved { " (best so far, saved)" } else { "" }
+            if r.improved {
+                " (best so far, saved)"
+            } else {
+                ""
+            }
         );
     }
 }
@@ -186,13 +190,25 @@ pub fn run(args: Args) -> Result<ExitCode> {
         show: progress::enabled(args.quiet),
         bar: None,
     };
-    let outcome = stance_train::train(&args.base, &labels, &train, &dev, &config, &args.out, &mut observer)
-        .with_context(|| format!("training on {} failed", args.train.display()))?;
+    let outcome = stance_train::train(
+        &args.base,
+        &labels,
+        &train,
+        &dev,
+        &config,
+        &args.out,
+        &mut observer,
+    )
+    .with_context(|| format!("training on {} failed", args.train.display()))?;
     eprintln!(
         "best epoch {} with dev macro-F1 {:.4}{}; model saved to {}",
         outcome.best_epoch,
         outcome.best_macro_f1,
-        if outcome.stopped_early { " (stopped early)" } else { "" },
+        if outcome.stopped_early {
+            " (stopped early)"
+        } else {
+            ""
+        },
         args.out.display()
     );
     let summary = serde_json::json!({

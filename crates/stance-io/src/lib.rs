@@ -30,14 +30,15 @@ pub use input::{
     discover, read_documents, resolve_format, Document, InputFile, InputFormat, ReadOptions,
     KNOWN_EXTENSIONS,
 };
-pub use tables::{
-    document_label_counts, summary_dataframe, write_predictions, write_summary, DocumentCounts, PredictionRow,
-};
 pub use output::{
     label_dtype, output_schema, read_labelled, read_parquet_metadata, sentences_to_dataframe,
     write_dataframe_parquet_atomic, LabelledSentence, OutputFormat, OutputMetadata, SentenceWriter,
     LABELS, META_LABELS, META_MODEL, META_MODEL_SHA256, META_SCHEMA_VERSION, META_VERSION,
     OUTPUT_COLUMNS, SCHEMA_VERSION,
+};
+pub use tables::{
+    document_label_counts, summary_dataframe, write_predictions, write_summary, DocumentCounts,
+    PredictionRow,
 };
 
 #[cfg(test)]

@@ -24,7 +24,11 @@ pub struct PredictionRow {
 /// Writes eval predictions as Parquet (atomically): doc_id, source, text,
 /// gold, secondary, predicted (all three label columns categorical in the
 /// codebook's order), confidence, p_* and `correct`.
-pub fn write_predictions(path: &Path, rows: &[PredictionRow], metadata: &[(String, String)]) -> Result<(), IoError> {
+pub fn write_predictions(
+    path: &Path,
+    rows: &[PredictionRow],
+    metadata: &[(String, String)],
+) -> Result<(), IoError> {
     let err = |e: PolarsError| IoError::parquet(path, "cannot build", e);
     let labels = |name: &str, values: Vec<Option<&str>>| -> Result<Column, IoError> {
         Ok(Series::new(name.into(), values)
@@ -34,18 +38,41 @@ pub fn write_predictions(path: &Path, rows: &[PredictionRow], metadata: &[(Strin
     };
     let prob = |i: usize| -> Vec<f32> { rows.iter().map(|r| r.probabilities[i]).collect() };
     let columns = vec![
-        Column::new("doc_id".into(), rows.iter().map(|r| r.doc_id.as_deref()).collect::<Vec<_>>()),
-        Column::new("source".into(), rows.iter().map(|r| r.source.as_deref()).collect::<Vec<_>>()),
-        Column::new("text".into(), rows.iter().map(|r| r.text.as_str()).collect::<Vec<_>>()),
+        Column::new(
+            "doc_id".into(),
+            rows.iter().map(|r| r.doc_id.as_deref()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "source".into(),
+            rows.iter().map(|r| r.source.as_deref()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "text".into(),
+            rows.iter().map(|r| r.text.as_str()).collect::<Vec<_>>(),
+        ),
         labels("gold", rows.iter().map(|r| Some(r.gold.as_str())).collect())?,
-        labels("secondary", rows.iter().map(|r| r.secondary.as_deref()).collect())?,
-        labels("predicted", rows.iter().map(|r| Some(r.predicted.as_str())).collect())?,
-        Column::new("confidence".into(), rows.iter().map(|r| r.confidence).collect::<Vec<f32>>()),
+        labels(
+            "secondary",
+            rows.iter().map(|r| r.secondary.as_deref()).collect(),
+        )?,
+        labels(
+            "predicted",
+            rows.iter().map(|r| Some(r.predicted.as_str())).collect(),
+        )?,
+        Column::new(
+            "confidence".into(),
+            rows.iter().map(|r| r.confidence).collect::<Vec<f32>>(),
+        ),
         Column::new("p_condemnation".into(), prob(0)),
         Column::new("p_commitment".into(), prob(1)),
         Column::new("p_diplomatic_opening".into(), prob(2)),
         Column::new("p_other".into(), prob(3)),
-        Column::new("correct".into(), rows.iter().map(|r| r.gold == r.predicted).collect::<Vec<bool>>()),
+        Column::new(
+            "correct".into(),
+            rows.iter()
+                .map(|r| r.gold == r.predicted)
+                .collect::<Vec<bool>>(),
+        ),
     ];
     let mut df = DataFrame::new(rows.len(), columns).map_err(err)?;
     write_dataframe_parquet_atomic(&mut df, path, metadata)
@@ -70,7 +97,12 @@ impl DocumentCounts {
 pub fn document_label_counts(path: &Path) -> Result<Vec<DocumentCounts>, IoError> {
     let df = read_labelled(path)?;
     let err = |e: PolarsError| IoError::parquet(path, "cannot read", e);
-    let doc_ids = df.column("doc_id").map_err(err)?.str().map_err(err)?.clone();
+    let doc_ids = df
+        .column("doc_id")
+        .map_err(err)?
+        .str()
+        .map_err(err)?
+        .clone();
     let labels = df
         .column("label")
         .map_err(err)?
@@ -91,7 +123,10 @@ pub fn document_label_counts(path: &Path) -> Result<Vec<DocumentCounts>, IoError
             });
         };
         let i = *index.entry(doc.clone()).or_insert_with(|| {
-            out.push(DocumentCounts { doc_id: doc.clone(), counts: [0; 4] });
+            out.push(DocumentCounts {
+                doc_id: doc.clone(),
+                counts: [0; 4],
+            });
             out.len() - 1
         });
         out[i].counts[l] += 1;
@@ -103,12 +138,21 @@ pub fn document_label_counts(path: &Path) -> Result<Vec<DocumentCounts>, IoError
 pub fn summary_dataframe(docs: &[DocumentCounts]) -> Result<DataFrame, IoError> {
     let err = |e: PolarsError| IoError::parquet(Path::new("<summary>"), "cannot build", e);
     let mut columns = vec![
-        Column::new("doc_id".into(), docs.iter().map(|d| d.doc_id.as_str()).collect::<Vec<_>>()),
-        Column::new("sentences".into(), docs.iter().map(|d| d.total()).collect::<Vec<u64>>()),
+        Column::new(
+            "doc_id".into(),
+            docs.iter().map(|d| d.doc_id.as_str()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "sentences".into(),
+            docs.iter().map(|d| d.total()).collect::<Vec<u64>>(),
+        ),
     ];
     for (i, label) in LABELS.iter().enumerate() {
         let name = label.replace('-', "_");
-        columns.push(Column::new(format!("n_{name}").into(), docs.iter().map(|d| d.counts[i]).collect::<Vec<u64>>()));
+        columns.push(Column::new(
+            format!("n_{name}").into(),
+            docs.iter().map(|d| d.counts[i]).collect::<Vec<u64>>(),
+        ));
     }
     for (i, label) in LABELS.iter().enumerate() {
         let name = label.replace('-', "_");
@@ -137,7 +181,11 @@ pub fn write_summary(path: &Path, docs: &[DocumentCounts]) -> Result<(), IoError
     let csv_err = |e: csv::Error| IoError::io(path, std::io::Error::other(e.to_string()));
     let mut header = vec!["doc_id".to_string(), "sentences".to_string()];
     header.extend(LABELS.iter().map(|l| format!("n_{}", l.replace('-', "_"))));
-    header.extend(LABELS.iter().map(|l| format!("share_{}", l.replace('-', "_"))));
+    header.extend(
+        LABELS
+            .iter()
+            .map(|l| format!("share_{}", l.replace('-', "_"))),
+    );
     csv.write_record(&header).map_err(csv_err)?;
     for d in docs {
         let mut record = vec![d.doc_id.clone(), d.total().to_string()];
@@ -183,23 +231,52 @@ mod tests {
     fn counts_labels_per_document_in_order_of_appearance() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("l.parquet");
-        let mut w = SentenceWriter::new(Some(path.clone()), OutputFormat::Parquet, OutputMetadata::default()).unwrap();
-        w.write_batch(&[row("b", "other"), row("a", "commitment"), row("b", "other"), row("b", "condemnation")])
-            .unwrap();
+        let mut w = SentenceWriter::new(
+            Some(path.clone()),
+            OutputFormat::Parquet,
+            OutputMetadata::default(),
+        )
+        .unwrap();
+        w.write_batch(&[
+            row("b", "other"),
+            row("a", "commitment"),
+            row("b", "other"),
+            row("b", "condemnation"),
+        ])
+        .unwrap();
         w.finish().unwrap();
         let counts = document_label_counts(&path).unwrap();
         assert_eq!(
             counts,
             vec![
-                DocumentCounts { doc_id: "b".into(), counts: [1, 0, 0, 2] },
-                DocumentCounts { doc_id: "a".into(), counts: [0, 1, 0, 0] },
+                DocumentCounts {
+                    doc_id: "b".into(),
+                    counts: [1, 0, 0, 2]
+                },
+                DocumentCounts {
+                    doc_id: "a".into(),
+                    counts: [0, 1, 0, 0]
+                },
             ]
         );
         let df = summary_dataframe(&counts).unwrap();
         assert_eq!(df.height(), 2);
-        let share = df.column("share_other").unwrap().f64().unwrap().get(0).unwrap();
+        let share = df
+            .column("share_other")
+            .unwrap()
+            .f64()
+            .unwrap()
+            .get(0)
+            .unwrap();
         assert!((share - 2.0 / 3.0).abs() < 1e-12);
-        assert_eq!(df.column("n_diplomatic_opening").unwrap().u64().unwrap().get(1), Some(0));
+        assert_eq!(
+            df.column("n_diplomatic_opening")
+                .unwrap()
+                .u64()
+                .unwrap()
+                .get(1),
+            Some(0)
+        );
     }
 
     #[test]
@@ -217,9 +294,14 @@ mod tests {
             probabilities: [0.3, 0.05, 0.05, 0.6],
         }];
         write_predictions(&path, &rows, &[]).unwrap();
-        let df = ParquetReader::new(std::fs::File::open(&path).unwrap()).finish().unwrap();
+        let df = ParquetReader::new(std::fs::File::open(&path).unwrap())
+            .finish()
+            .unwrap();
         assert_eq!(df.column("gold").unwrap().dtype(), &label_dtype());
-        assert_eq!(df.column("correct").unwrap().bool().unwrap().get(0), Some(false));
+        assert_eq!(
+            df.column("correct").unwrap().bool().unwrap().get(0),
+            Some(false)
+        );
         assert_eq!(df.column("secondary").unwrap().null_count(), 1);
     }
 }

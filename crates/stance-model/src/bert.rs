@@ -77,16 +77,21 @@ impl LayerNorm {
 
     fn forward(&self, xs: &Tensor, mode: ForwardMode) -> Result<Tensor> {
         match mode {
-            ForwardMode::Inference => {
-                candle_nn::ops::layer_norm(&xs.contiguous()?, &self.weight, &self.bias, self.eps as f32)
-            }
+            ForwardMode::Inference => candle_nn::ops::layer_norm(
+                &xs.contiguous()?,
+                &self.weight,
+                &self.bias,
+                self.eps as f32,
+            ),
             ForwardMode::Training => {
                 let hidden = xs.dim(D::Minus1)? as f64;
                 let mean = (xs.sum_keepdim(D::Minus1)? / hidden)?;
                 let centered = xs.broadcast_sub(&mean)?;
                 let variance = (centered.sqr()?.sum_keepdim(D::Minus1)? / hidden)?;
                 let normed = centered.broadcast_div(&(variance + self.eps)?.sqrt()?)?;
-                normed.broadcast_mul(&self.weight)?.broadcast_add(&self.bias)
+                normed
+                    .broadcast_mul(&self.weight)?
+                    .broadcast_add(&self.bias)
             }
         }
     }
@@ -115,13 +120,22 @@ impl Embeddings {
                 h,
                 vb.pp("position_embeddings"),
             )?,
-            token_type: candle_nn::embedding(cfg.type_vocab_size, h, vb.pp("token_type_embeddings"))?,
+            token_type: candle_nn::embedding(
+                cfg.type_vocab_size,
+                h,
+                vb.pp("token_type_embeddings"),
+            )?,
             layer_norm: LayerNorm::load(h, cfg.layer_norm_eps, vb.pp("LayerNorm"))?,
             dropout: Dropout::new(cfg.hidden_dropout_prob as f32, rng.clone()),
         })
     }
 
-    fn forward(&self, input_ids: &Tensor, token_type_ids: &Tensor, mode: ForwardMode) -> Result<Tensor> {
+    fn forward(
+        &self,
+        input_ids: &Tensor,
+        token_type_ids: &Tensor,
+        mode: ForwardMode,
+    ) -> Result<Tensor> {
         let (_batch, seq_len) = input_ids.dims2()?;
         let positions = Tensor::arange(0u32, seq_len as u32, input_ids.device())?;
         let words = self.word.forward(input_ids)?;
@@ -245,7 +259,11 @@ impl BertEncoder {
         Ok(Self {
             embeddings: Embeddings::load(vb.pp("embeddings"), cfg, rng)?,
             layers,
-            pooler: linear(cfg.hidden_size, cfg.hidden_size, vb.pp("pooler").pp("dense"))?,
+            pooler: linear(
+                cfg.hidden_size,
+                cfg.hidden_size,
+                vb.pp("pooler").pp("dense"),
+            )?,
         })
     }
 
@@ -294,7 +312,12 @@ pub struct ClassificationHead {
 
 impl ClassificationHead {
     /// `vb` points at the model root: names `classifier.weight`, `classifier.bias`.
-    pub fn load(vb: VarBuilder, cfg: &ModelConfig, num_labels: usize, rng: &Arc<Mutex<StdRng>>) -> Result<Self> {
+    pub fn load(
+        vb: VarBuilder,
+        cfg: &ModelConfig,
+        num_labels: usize,
+        rng: &Arc<Mutex<StdRng>>,
+    ) -> Result<Self> {
         let p = cfg.classifier_dropout.unwrap_or(cfg.hidden_dropout_prob);
         Ok(Self {
             dropout: Dropout::new(p as f32, rng.clone()),
@@ -303,7 +326,8 @@ impl ClassificationHead {
     }
 
     pub fn forward(&self, pooled: &Tensor, mode: ForwardMode) -> Result<Tensor> {
-        self.classifier.forward(&self.dropout.forward(pooled, mode)?)
+        self.classifier
+            .forward(&self.dropout.forward(pooled, mode)?)
     }
 }
 
@@ -337,7 +361,9 @@ impl SequenceClassifier {
         attention_mask: &Tensor,
         mode: ForwardMode,
     ) -> Result<Tensor> {
-        let hidden = self.encoder.forward(input_ids, token_type_ids, attention_mask, mode)?;
+        let hidden = self
+            .encoder
+            .forward(input_ids, token_type_ids, attention_mask, mode)?;
         let pooled = self.encoder.pool(&hidden)?;
         self.head.forward(&pooled, mode)?.to_dtype(DType::F32)
     }

@@ -128,7 +128,10 @@ impl ModelConfig {
                 c.hidden_size, c.num_attention_heads
             ));
         }
-        if !matches!(c.hidden_act.as_str(), "gelu" | "gelu_new" | "gelu_pytorch_tanh" | "relu") {
+        if !matches!(
+            c.hidden_act.as_str(),
+            "gelu" | "gelu_new" | "gelu_pytorch_tanh" | "relu"
+        ) {
             return Err(format!("unsupported hidden_act {:?}", c.hidden_act));
         }
         if let Some(kind) = &c.position_embedding_type {
@@ -157,7 +160,9 @@ impl ModelConfig {
         };
         let temperature = c.stance_temperature.unwrap_or(1.0);
         if !(temperature.is_finite() && temperature > 0.0) {
-            return Err(format!("stance_temperature must be positive, got {temperature}"));
+            return Err(format!(
+                "stance_temperature must be positive, got {temperature}"
+            ));
         }
         Ok(Self {
             vocab_size: c.vocab_size,
@@ -196,12 +201,18 @@ impl ModelConfig {
             .enumerate()
             .map(|(i, n)| (n.clone(), json!(i)))
             .collect();
-        raw.insert("architectures".into(), json!(["BertForSequenceClassification"]));
+        raw.insert(
+            "architectures".into(),
+            json!(["BertForSequenceClassification"]),
+        );
         raw.insert("model_type".into(), json!("bert"));
         raw.insert("id2label".into(), Value::Object(id2label));
         raw.insert("label2id".into(), Value::Object(label2id));
         raw.insert("problem_type".into(), json!("single_label_classification"));
-        raw.insert("hidden_dropout_prob".into(), json!(self.hidden_dropout_prob));
+        raw.insert(
+            "hidden_dropout_prob".into(),
+            json!(self.hidden_dropout_prob),
+        );
         raw.insert("stance_temperature".into(), json!(temperature));
         raw.remove("_name_or_path");
         raw.remove("torch_dtype");
@@ -224,7 +235,10 @@ mod tests {
     #[test]
     fn reads_labels_in_id_order() {
         let c = ModelConfig::from_json(MINI).unwrap();
-        assert_eq!(c.labels.unwrap().names(), &["a".to_string(), "b".to_string()]);
+        assert_eq!(
+            c.labels.unwrap().names(),
+            &["a".to_string(), "b".to_string()]
+        );
         assert_eq!(c.temperature, 1.0);
     }
 
@@ -238,7 +252,9 @@ mod tests {
     #[test]
     fn rejects_gapped_label_ids() {
         let bad = MINI.replace("\"1\": \"b\"", "\"2\": \"b\"");
-        assert!(ModelConfig::from_json(&bad).unwrap_err().contains("id2label"));
+        assert!(ModelConfig::from_json(&bad)
+            .unwrap_err()
+            .contains("id2label"));
     }
 
     #[test]

@@ -57,7 +57,10 @@ impl ModelDir {
 
     /// A name for the model: the directory's final component.
     pub fn name(&self) -> String {
-        let canonical = self.path.canonicalize().unwrap_or_else(|_| self.path.clone());
+        let canonical = self
+            .path
+            .canonicalize()
+            .unwrap_or_else(|_| self.path.clone());
         canonical
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -65,14 +68,20 @@ impl ModelDir {
     }
 
     /// Memory-maps the weights, checking that the file is a valid safetensors file.
-    pub fn var_builder(&self, dtype: DType, device: &Device) -> Result<VarBuilder<'static>, ModelError> {
+    pub fn var_builder(
+        &self,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<VarBuilder<'static>, ModelError> {
         let path = self.weights_path();
         // SAFETY: the file is mapped read-only; the model directory is not
         // expected to change while a command runs.
         unsafe { VarBuilder::from_mmaped_safetensors(&[&path], dtype, device) }.map_err(|e| {
             ModelError::Weights {
                 path: path.clone(),
-                message: format!("not a readable safetensors file ({e}); the file may be truncated"),
+                message: format!(
+                    "not a readable safetensors file ({e}); the file may be truncated"
+                ),
             }
         })
     }
@@ -93,12 +102,16 @@ pub fn weights_sha256(path: &Path) -> Result<String, ModelError> {
 /// Reads every tensor of a model directory in f32 under `transformers`'
 /// `BertForSequenceClassification` names: a bare encoder's names
 /// (`embeddings.*`) get the `bert.` prefix.
-pub fn load_weights_for_training(dir: &ModelDir, device: &Device) -> Result<HashMap<String, Tensor>, ModelError> {
+pub fn load_weights_for_training(
+    dir: &ModelDir,
+    device: &Device,
+) -> Result<HashMap<String, Tensor>, ModelError> {
     let path = dir.weights_path();
-    let tensors = candle_core::safetensors::load(&path, device).map_err(|e| ModelError::Weights {
-        path: path.clone(),
-        message: format!("not a readable safetensors file ({e}); the file may be truncated"),
-    })?;
+    let tensors =
+        candle_core::safetensors::load(&path, device).map_err(|e| ModelError::Weights {
+            path: path.clone(),
+            message: format!("not a readable safetensors file ({e}); the file may be truncated"),
+        })?;
     let mut out = HashMap::with_capacity(tensors.len());
     for (name, tensor) in tensors {
         if !tensor.dtype().is_float() {
@@ -147,11 +160,14 @@ pub fn save_model(
     }
     converted.sort_by(|a, b| a.0.cmp(&b.0));
     let metadata: HashMap<String, String> = [("format".to_string(), "pt".to_string())].into();
-    let bytes = safetensors::serialize(converted.iter().map(|(n, t)| (n.as_str(), t)), Some(metadata))
-        .map_err(|e| ModelError::Weights {
-            path: out.join(WEIGHTS_FILE),
-            message: e.to_string(),
-        })?;
+    let bytes = safetensors::serialize(
+        converted.iter().map(|(n, t)| (n.as_str(), t)),
+        Some(metadata),
+    )
+    .map_err(|e| ModelError::Weights {
+        path: out.join(WEIGHTS_FILE),
+        message: e.to_string(),
+    })?;
     write_atomic(&out.join(WEIGHTS_FILE), &bytes)?;
     let config = base_config.to_classifier_json(labels, temperature);
     let mut config_text = serde_json::to_string_pretty(&config).expect("config serialises");
@@ -168,7 +184,10 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ModelError> 
         path: path.to_owned(),
         source,
     };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
         let mut file = std::fs::File::create(&tmp)?;

@@ -11,7 +11,12 @@ pub fn normal(rng: &mut StdRng, std: f64) -> f32 {
 }
 
 /// A tensor of N(0, std²) draws.
-pub fn normal_tensor(shape: &[usize], std: f64, rng: &mut StdRng, device: &Device) -> Result<Tensor> {
+pub fn normal_tensor(
+    shape: &[usize],
+    std: f64,
+    rng: &mut StdRng,
+    device: &Device,
+) -> Result<Tensor> {
     let n: usize = shape.iter().product();
     let values: Vec<f32> = (0..n).map(|_| normal(rng, std)).collect();
     Tensor::from_vec(values, shape, device)

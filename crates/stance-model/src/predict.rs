@@ -58,12 +58,17 @@ impl Classifier {
     pub fn load(path: &Path, options: ClassifierOptions) -> Result<Self, ModelError> {
         let dir = ModelDir::open(path)?;
         let config_path = dir.path.join(crate::dir::CONFIG_FILE);
-        let labels = dir.config.labels.clone().ok_or_else(|| ModelError::Config {
-            path: config_path.clone(),
-            message: "no id2label: this is a bare encoder, not a classifier. Fine-tune it with \
+        let labels = dir
+            .config
+            .labels
+            .clone()
+            .ok_or_else(|| ModelError::Config {
+                path: config_path.clone(),
+                message:
+                    "no id2label: this is a bare encoder, not a classifier. Fine-tune it with \
                       `stance train --base DIR` first"
-                .into(),
-        })?;
+                        .into(),
+            })?;
         if options.batch_size == 0 {
             return Err(ModelError::Config {
                 path: config_path,
@@ -153,16 +158,23 @@ impl Classifier {
                 out[i] = Some(self.prediction(row, encoded[i].truncated));
             }
         }
-        Ok(out.into_iter().map(|p| p.expect("every index predicted")).collect())
+        Ok(out
+            .into_iter()
+            .map(|p| p.expect("every index predicted"))
+            .collect())
     }
 
     fn prediction(&self, logits: Vec<f32>, truncated: bool) -> Prediction {
         let probabilities = softmax(&logits, self.temperature());
-        let (label, confidence) = probabilities
-            .iter()
-            .copied()
-            .enumerate()
-            .fold((0, f32::MIN), |best, (i, p)| if p > best.1 { (i, p) } else { best });
+        let (label, confidence) =
+            probabilities
+                .iter()
+                .copied()
+                .enumerate()
+                .fold(
+                    (0, f32::MIN),
+                    |best, (i, p)| if p > best.1 { (i, p) } else { best },
+                );
         Prediction {
             label,
             confidence,
@@ -220,4 +232,3 @@ pub fn softmax(logits: &[f32], temperature: f64) -> Vec<f32> {
     let sum: f32 = exps.iter().sum();
     exps.into_iter().map(|e| e / sum).collect()
 }
-

@@ -34,16 +34,29 @@ pub fn tiny_config() -> ModelConfig {
 /// Random weights for every tensor of a BERT with the given config, under
 /// `BertForSequenceClassification` names (`bert.` prefix) when `labels` is
 /// given, else under bare `BertModel` names.
-pub fn random_weights(config: &ModelConfig, labels: Option<&LabelSet>, seed: u64) -> Result<HashMap<String, Tensor>, ModelError> {
+pub fn random_weights(
+    config: &ModelConfig,
+    labels: Option<&LabelSet>,
+    seed: u64,
+) -> Result<HashMap<String, Tensor>, ModelError> {
     let device = Device::Cpu;
     let mut rng = StdRng::seed_from_u64(seed);
     let prefix = if labels.is_some() { "bert." } else { "" };
     let h = config.hidden_size;
     let i = config.intermediate_size;
     let mut shapes: Vec<(String, Vec<usize>)> = vec![
-        ("embeddings.word_embeddings.weight".into(), vec![config.vocab_size, h]),
-        ("embeddings.position_embeddings.weight".into(), vec![config.max_position_embeddings, h]),
-        ("embeddings.token_type_embeddings.weight".into(), vec![config.type_vocab_size, h]),
+        (
+            "embeddings.word_embeddings.weight".into(),
+            vec![config.vocab_size, h],
+        ),
+        (
+            "embeddings.position_embeddings.weight".into(),
+            vec![config.max_position_embeddings, h],
+        ),
+        (
+            "embeddings.token_type_embeddings.weight".into(),
+            vec![config.type_vocab_size, h],
+        ),
         ("embeddings.LayerNorm.weight".into(), vec![h]),
         ("embeddings.LayerNorm.bias".into(), vec![h]),
         ("pooler.dense.weight".into(), vec![h, h]),
@@ -51,7 +64,12 @@ pub fn random_weights(config: &ModelConfig, labels: Option<&LabelSet>, seed: u64
     ];
     for layer in 0..config.num_hidden_layers {
         let p = format!("encoder.layer.{layer}.");
-        for name in ["attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"] {
+        for name in [
+            "attention.self.query",
+            "attention.self.key",
+            "attention.self.value",
+            "attention.output.dense",
+        ] {
             shapes.push((format!("{p}{name}.weight"), vec![h, h]));
             shapes.push((format!("{p}{name}.bias"), vec![h]));
         }
@@ -74,28 +92,52 @@ pub fn random_weights(config: &ModelConfig, labels: Option<&LabelSet>, seed: u64
         tensors.insert(format!("{prefix}{name}"), tensor);
     }
     if let Some(labels) = labels {
-        tensors.insert("classifier.weight".into(), normal_tensor(&[labels.len(), h], 0.5, &mut rng, &device)?);
-        tensors.insert("classifier.bias".into(), normal_tensor(&[labels.len()], 0.1, &mut rng, &device)?);
+        tensors.insert(
+            "classifier.weight".into(),
+            normal_tensor(&[labels.len(), h], 0.5, &mut rng, &device)?,
+        );
+        tensors.insert(
+            "classifier.bias".into(),
+            normal_tensor(&[labels.len()], 0.1, &mut rng, &device)?,
+        );
     }
     Ok(tensors)
 }
 
 /// Writes a tiny model directory: a classifier when `labels` is given, else
 /// a bare encoder shaped like the base model.
-pub fn write_tiny_model(dir: &Path, labels: Option<&LabelSet>, seed: u64) -> Result<(), ModelError> {
+pub fn write_tiny_model(
+    dir: &Path,
+    labels: Option<&LabelSet>,
+    seed: u64,
+) -> Result<(), ModelError> {
     let config = tiny_config();
     let tensors = random_weights(&config, labels, seed)?;
-    std::fs::create_dir_all(dir).map_err(|source| ModelError::Io { path: dir.to_owned(), source })?;
+    std::fs::create_dir_all(dir).map_err(|source| ModelError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
     let tokenizer = dir.join(TOKENIZER_FILE);
     write_atomic(&tokenizer, TINY_TOKENIZER_JSON.as_bytes())?;
     match labels {
-        Some(labels) => save_model(dir, &config, labels, 1.0, &tokenizer, &tensors, StorageDType::F32),
+        Some(labels) => save_model(
+            dir,
+            &config,
+            labels,
+            1.0,
+            &tokenizer,
+            &tensors,
+            StorageDType::F32,
+        ),
         None => {
-            let bytes = safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), None).map_err(|e| {
-                ModelError::Weights { path: dir.to_owned(), message: e.to_string() }
-            })?;
+            let bytes = safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), None)
+                .map_err(|e| ModelError::Weights {
+                    path: dir.to_owned(),
+                    message: e.to_string(),
+                })?;
             write_atomic(&dir.join(crate::dir::WEIGHTS_FILE), &bytes)?;
-            let json = serde_json::to_string_pretty(&serde_json::Value::Object(config.raw.clone())).expect("serialises");
+            let json = serde_json::to_string_pretty(&serde_json::Value::Object(config.raw.clone()))
+                .expect("serialises");
             write_atomic(&dir.join(CONFIG_FILE), json.as_bytes())
         }
     }

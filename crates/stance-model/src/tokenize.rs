@@ -23,13 +23,19 @@ pub struct Encoded {
 }
 
 impl SentenceTokenizer {
-    pub fn from_file(path: &Path, max_tokens: usize, vocab_size: usize) -> Result<Self, ModelError> {
+    pub fn from_file(
+        path: &Path,
+        max_tokens: usize,
+        vocab_size: usize,
+    ) -> Result<Self, ModelError> {
         let err = |message: String| ModelError::Tokenizer {
             path: path.to_owned(),
             message,
         };
         if max_tokens < 2 {
-            return Err(err(format!("max tokens must be at least 2, got {max_tokens}")));
+            return Err(err(format!(
+                "max tokens must be at least 2, got {max_tokens}"
+            )));
         }
         let mut tokenizer = Tokenizer::from_file(path).map_err(|e| err(e.to_string()))?;
         tokenizer.with_padding(None);

@@ -62,7 +62,14 @@ fn batching_and_padding_do_not_change_logits() {
 fn long_sentences_are_truncated_and_counted() {
     let dir = tempfile::tempdir().unwrap();
     write_tiny_model(dir.path(), Some(&labels()), 7).unwrap();
-    let model = Classifier::load(dir.path(), ClassifierOptions { max_tokens: 8, batch_size: 2 }).unwrap();
+    let model = Classifier::load(
+        dir.path(),
+        ClassifierOptions {
+            max_tokens: 8,
+            batch_size: 2,
+        },
+    )
+    .unwrap();
     let long = "we condemn the attack and we call for talks on peace";
     let encoded = model.tokenize(long).unwrap();
     assert!(encoded.truncated);
@@ -77,9 +84,20 @@ fn missing_files_are_named_with_a_hint() {
     let dir = tempfile::tempdir().unwrap();
     write_tiny_model(dir.path(), Some(&labels()), 7).unwrap();
     std::fs::remove_file(dir.path().join("model.safetensors")).unwrap();
-    let err = Classifier::load(dir.path(), ClassifierOptions::default()).err().unwrap();
+    let err = Classifier::load(dir.path(), ClassifierOptions::default())
+        .err()
+        .unwrap();
     let msg = err.to_string();
-    assert!(matches!(err, ModelError::MissingFile { file: "model.safetensors", .. }), "{msg}");
+    assert!(
+        matches!(
+            err,
+            ModelError::MissingFile {
+                file: "model.safetensors",
+                ..
+            }
+        ),
+        "{msg}"
+    );
     assert!(msg.contains("stance train"), "{msg}");
 }
 
@@ -90,7 +108,9 @@ fn truncated_weights_are_an_error() {
     let path = dir.path().join("model.safetensors");
     let bytes = std::fs::read(&path).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
-    let err = Classifier::load(dir.path(), ClassifierOptions::default()).err().unwrap();
+    let err = Classifier::load(dir.path(), ClassifierOptions::default())
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("truncated"), "{err}");
 }
 
@@ -100,8 +120,14 @@ fn config_that_does_not_match_the_weights_is_an_error() {
     write_tiny_model(dir.path(), Some(&labels()), 7).unwrap();
     let config_path = dir.path().join("config.json");
     let config = std::fs::read_to_string(&config_path).unwrap();
-    std::fs::write(&config_path, config.replace("\"intermediate_size\": 64", "\"intermediate_size\": 48")).unwrap();
-    let err = Classifier::load(dir.path(), ClassifierOptions::default()).err().unwrap();
+    std::fs::write(
+        &config_path,
+        config.replace("\"intermediate_size\": 64", "\"intermediate_size\": 48"),
+    )
+    .unwrap();
+    let err = Classifier::load(dir.path(), ClassifierOptions::default())
+        .err()
+        .unwrap();
     let msg = err.to_string();
     assert!(matches!(err, ModelError::Weights { .. }), "{msg}");
     assert!(msg.contains("intermediate"), "{msg}");
@@ -113,16 +139,27 @@ fn tokenizer_of_another_vocabulary_is_an_error() {
     write_tiny_model(dir.path(), Some(&labels()), 7).unwrap();
     let config_path = dir.path().join("config.json");
     let config = std::fs::read_to_string(&config_path).unwrap();
-    std::fs::write(&config_path, config.replace("\"vocab_size\": 132", "\"vocab_size\": 100")).unwrap();
-    let err = Classifier::load(dir.path(), ClassifierOptions::default()).err().unwrap();
-    assert!(err.to_string().contains("another model") || err.to_string().contains("vocab"), "{err}");
+    std::fs::write(
+        &config_path,
+        config.replace("\"vocab_size\": 132", "\"vocab_size\": 100"),
+    )
+    .unwrap();
+    let err = Classifier::load(dir.path(), ClassifierOptions::default())
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().contains("another model") || err.to_string().contains("vocab"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_bare_encoder_is_not_a_classifier() {
     let dir = tempfile::tempdir().unwrap();
     write_tiny_model(dir.path(), None, 7).unwrap();
-    let err = Classifier::load(dir.path(), ClassifierOptions::default()).err().unwrap();
+    let err = Classifier::load(dir.path(), ClassifierOptions::default())
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("bare encoder"), "{err}");
 }
 
@@ -135,13 +172,43 @@ fn f16_storage_stays_close_to_f32() {
     let tokenizer = dir.path().join("tok.json");
     std::fs::write(&tokenizer, testing::TINY_TOKENIZER_JSON).unwrap();
     let (f32_dir, f16_dir) = (dir.path().join("f32"), dir.path().join("f16"));
-    save_model(&f32_dir, &config, &labels(), 1.0, &tokenizer, &tensors, StorageDType::F32).unwrap();
-    save_model(&f16_dir, &config, &labels(), 1.0, &tokenizer, &tensors, StorageDType::F16).unwrap();
+    save_model(
+        &f32_dir,
+        &config,
+        &labels(),
+        1.0,
+        &tokenizer,
+        &tensors,
+        StorageDType::F32,
+    )
+    .unwrap();
+    save_model(
+        &f16_dir,
+        &config,
+        &labels(),
+        1.0,
+        &tokenizer,
+        &tensors,
+        StorageDType::F16,
+    )
+    .unwrap();
     let full = Classifier::load(&f32_dir, ClassifierOptions::default()).unwrap();
     let half = Classifier::load(&f16_dir, ClassifierOptions::default()).unwrap();
-    let size = |d: &Path| std::fs::metadata(d.join("model.safetensors")).unwrap().len();
-    assert!(size(&f16_dir) * 10 < size(&f32_dir) * 6, "f16 file is about half the size");
-    for (a, b) in full.predict(&SENTENCES).unwrap().iter().zip(half.predict(&SENTENCES).unwrap()) {
+    let size = |d: &Path| {
+        std::fs::metadata(d.join("model.safetensors"))
+            .unwrap()
+            .len()
+    };
+    assert!(
+        size(&f16_dir) * 10 < size(&f32_dir) * 6,
+        "f16 file is about half the size"
+    );
+    for (a, b) in full
+        .predict(&SENTENCES)
+        .unwrap()
+        .iter()
+        .zip(half.predict(&SENTENCES).unwrap())
+    {
         for (x, y) in a.probabilities.iter().zip(&b.probabilities) {
             assert!((x - y).abs() < 2e-2, "{x} vs {y}");
         }

@@ -49,7 +49,12 @@ impl AdamW {
 
     /// One update with learning rate `lr`; gradients are first scaled so that
     /// their global L2 norm is at most `max_grad_norm`. Returns the norm before clipping.
-    pub fn step(&mut self, grads: &candle_core::backprop::GradStore, lr: f64, max_grad_norm: f64) -> Result<f64> {
+    pub fn step(
+        &mut self,
+        grads: &candle_core::backprop::GradStore,
+        lr: f64,
+        max_grad_norm: f64,
+    ) -> Result<f64> {
         self.step += 1;
         let mut host_grads: Vec<Option<Vec<f32>>> = Vec::with_capacity(self.params.len());
         let mut squared = 0f64;
@@ -79,7 +84,11 @@ impl AdamW {
             let Some(g) = g else { continue };
             let theta_tensor = p.var.as_tensor();
             let mut theta = theta_tensor.flatten_all()?.to_vec1::<f32>()?;
-            let decay = if p.decay { 1.0 - lr * self.weight_decay } else { 1.0 };
+            let decay = if p.decay {
+                1.0 - lr * self.weight_decay
+            } else {
+                1.0
+            };
             let inv_sqrt_bias2 = 1.0 / bias2.sqrt();
             for i in 0..theta.len() {
                 let gi = g[i] * clip;
@@ -124,7 +133,11 @@ mod tests {
 
     #[test]
     fn schedule_warms_up_then_decays_to_zero() {
-        let s = LinearSchedule { peak: 1.0, warmup_steps: 4, total_steps: 10 };
+        let s = LinearSchedule {
+            peak: 1.0,
+            warmup_steps: 4,
+            total_steps: 10,
+        };
         assert_eq!(s.rate(0), 0.25);
         assert_eq!(s.rate(3), 1.0);
         assert_eq!(s.rate(4), 1.0);

@@ -159,10 +159,14 @@ pub fn train(
         return Err(TrainError::Invalid("the dev set is empty".into()));
     }
     if cfg.batch_size == 0 || cfg.epochs == 0 {
-        return Err(TrainError::Invalid("epochs and batch size must be at least 1".into()));
+        return Err(TrainError::Invalid(
+            "epochs and batch size must be at least 1".into(),
+        ));
     }
     if !(0.0..1.0).contains(&cfg.secondary_weight) {
-        return Err(TrainError::Invalid("secondary weight must be in [0, 1)".into()));
+        return Err(TrainError::Invalid(
+            "secondary weight must be in [0, 1)".into(),
+        ));
     }
     let device = Device::Cpu;
     let base_dir = ModelDir::open(base)?;
@@ -187,7 +191,9 @@ pub fn train(
             let values: Vec<f32> = if name.ends_with(".bias") {
                 vec![0.0; n]
             } else {
-                (0..n).map(|_| stance_model::init::normal(rng, 0.02)).collect()
+                (0..n)
+                    .map(|_| stance_model::init::normal(rng, 0.02))
+                    .collect()
             };
             tensors.insert(name.into(), Tensor::from_vec(values, shape, &device)?);
         }
@@ -207,11 +213,17 @@ pub fn train(
     }
     let dropout_rng = Dropout::seeded_rng(cfg.seed.wrapping_add(1));
     let root = VarBuilder::from_varmap(&varmap, DType::F32, &device);
-    let model = SequenceClassifier::load(root.clone(), root.pp("bert"), &config, labels.len(), &dropout_rng)
-        .map_err(|e| ModelError::Weights {
-            path: base_dir.weights_path(),
-            message: e.to_string(),
-        })?;
+    let model = SequenceClassifier::load(
+        root.clone(),
+        root.pp("bert"),
+        &config,
+        labels.len(),
+        &dropout_rng,
+    )
+    .map_err(|e| ModelError::Weights {
+        path: base_dir.weights_path(),
+        message: e.to_string(),
+    })?;
     let mut vars: Vec<(String, Var)> = varmap
         .data()
         .lock()
@@ -230,7 +242,12 @@ pub fn train(
     let used: Vec<(String, Var)> = vars;
     let mut optimizer = AdamW::new(
         used.iter()
-            .map(|(n, v)| (v.clone(), !(n.ends_with(".bias") || n.contains("LayerNorm"))))
+            .map(|(n, v)| {
+                (
+                    v.clone(),
+                    !(n.ends_with(".bias") || n.contains("LayerNorm")),
+                )
+            })
             .collect(),
         cfg.weight_decay,
     );
@@ -267,7 +284,10 @@ pub fn train(
         observer.epoch_started(epoch, batches.len());
         let mut loss_sum = 0.0;
         for (i, batch) in batches.iter().enumerate() {
-            let sequences: Vec<&[u32]> = batch.iter().map(|&j| train_encoded[j].ids.as_slice()).collect();
+            let sequences: Vec<&[u32]> = batch
+                .iter()
+                .map(|&j| train_encoded[j].ids.as_slice())
+                .collect();
             let inputs = tokenizer.batch(&sequences, &device)?;
             let logits = model.forward(
                 &inputs.input_ids,
@@ -275,7 +295,8 @@ pub fn train(
                 &inputs.attention_mask,
                 ForwardMode::Training,
             )?;
-            let targets = target_weights(batch, train, &weights, labels.len(), cfg.secondary_weight);
+            let targets =
+                target_weights(batch, train, &weights, labels.len(), cfg.secondary_weight);
             let (targets, norm) = (
                 Tensor::from_vec(targets.0, (batch.len(), labels.len()), &device)?,
                 targets.1,
@@ -297,8 +318,10 @@ pub fn train(
         let accuracy = stance_eval::accuracy(&gold, &predictions);
         let improved = best.as_ref().is_none_or(|b| f1 > b.1);
         if improved {
-            let current: HashMap<String, Tensor> =
-                used.iter().map(|(n, v)| (n.clone(), v.as_tensor().clone())).collect();
+            let current: HashMap<String, Tensor> = used
+                .iter()
+                .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
+                .collect();
             save_model(
                 out,
                 &config,
@@ -370,7 +393,11 @@ fn target_weights(
 
 /// Shuffles, sorts windows of 50 batches by length, cuts them into batches
 /// and shuffles the batches: little padding, still random.
-fn length_bucketed_batches(encoded: &[Encoded], batch_size: usize, rng: &mut StdRng) -> Vec<Vec<usize>> {
+fn length_bucketed_batches(
+    encoded: &[Encoded],
+    batch_size: usize,
+    rng: &mut StdRng,
+) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..encoded.len()).collect();
     order.shuffle(rng);
     let mut batches = Vec::new();

@@ -28,7 +28,11 @@ fn examples() -> Vec<Example> {
         ("the talks took place on monday", 3),
     ];
     rows.iter()
-        .map(|(t, l)| Example { text: t.to_string(), label: *l, secondary: None })
+        .map(|(t, l)| Example {
+            text: t.to_string(),
+            label: *l,
+            secondary: None,
+        })
         .collect()
 }
 
@@ -72,21 +76,37 @@ fn loss_goes_down_and_the_saved_model_labels() {
 
     let first = record.epochs.first().unwrap().train_loss;
     let last = record.epochs.last().unwrap().train_loss;
-    assert!(last < first * 0.5, "training loss should fall: {first} -> {last}");
+    assert!(
+        last < first * 0.5,
+        "training loss should fall: {first} -> {last}"
+    );
     assert_eq!(record.epochs.len(), 30);
-    assert!(outcome.best_macro_f1 > 0.5, "fits its own training data: {}", outcome.best_macro_f1);
+    assert!(
+        outcome.best_macro_f1 > 0.5,
+        "fits its own training data: {}",
+        outcome.best_macro_f1
+    );
 
     let model = Classifier::load(&out, ClassifierOptions::default()).unwrap();
     assert_eq!(model.labels(), &labels());
     let texts: Vec<&str> = data.iter().map(|e| e.text.as_str()).collect();
-    let predicted: Vec<usize> = model.predict(&texts).unwrap().iter().map(|p| p.label).collect();
+    let predicted: Vec<usize> = model
+        .predict(&texts)
+        .unwrap()
+        .iter()
+        .map(|p| p.label)
+        .collect();
     // The saved (f16) best epoch reproduces the dev predictions it was chosen by.
     let agree = predicted
         .iter()
         .zip(&outcome.best_dev_predictions)
         .filter(|(a, b)| a == b)
         .count();
-    assert!(agree >= texts.len() - 1, "{predicted:?} vs {:?}", outcome.best_dev_predictions);
+    assert!(
+        agree >= texts.len() - 1,
+        "{predicted:?} vs {:?}",
+        outcome.best_dev_predictions
+    );
 }
 
 #[test]
@@ -95,20 +115,55 @@ fn the_same_seed_gives_the_same_model() {
     let base = dir.path().join("base");
     write_tiny_model(&base, None, 11).unwrap();
     let data = examples();
-    let cfg = TrainConfig { epochs: 2, dropout: Some(0.1), ..config() };
+    let cfg = TrainConfig {
+        epochs: 2,
+        dropout: Some(0.1),
+        ..config()
+    };
     let run = |name: &str| {
         let out = dir.path().join(name);
-        let outcome = train(&base, &labels(), &data, &data, &cfg, &out, &mut Record::default()).unwrap();
-        (outcome.epochs.iter().map(|e| e.train_loss).collect::<Vec<_>>(), std::fs::read(out.join("model.safetensors")).unwrap())
+        let outcome = train(
+            &base,
+            &labels(),
+            &data,
+            &data,
+            &cfg,
+            &out,
+            &mut Record::default(),
+        )
+        .unwrap();
+        (
+            outcome
+                .epochs
+                .iter()
+                .map(|e| e.train_loss)
+                .collect::<Vec<_>>(),
+            std::fs::read(out.join("model.safetensors")).unwrap(),
+        )
     };
     let (loss_a, weights_a) = run("a");
     let (loss_b, weights_b) = run("b");
     assert_eq!(loss_a, loss_b);
     assert!(weights_a == weights_b, "same seed, same weights");
-    let other = TrainConfig { seed: 7, ..cfg.clone() };
+    let other = TrainConfig {
+        seed: 7,
+        ..cfg.clone()
+    };
     let out = dir.path().join("c");
-    train(&base, &labels(), &data, &data, &other, &out, &mut Record::default()).unwrap();
-    assert!(std::fs::read(out.join("model.safetensors")).unwrap() != weights_a, "another seed differs");
+    train(
+        &base,
+        &labels(),
+        &data,
+        &data,
+        &other,
+        &out,
+        &mut Record::default(),
+    )
+    .unwrap();
+    assert!(
+        std::fs::read(out.join("model.safetensors")).unwrap() != weights_a,
+        "another seed differs"
+    );
 }
 
 #[test]
@@ -118,10 +173,31 @@ fn empty_sets_and_bad_settings_are_errors() {
     write_tiny_model(&base, None, 11).unwrap();
     let data = examples();
     let out = dir.path().join("out");
-    let err = train(&base, &labels(), &[], &data, &config(), &out, &mut Record::default()).unwrap_err();
+    let err = train(
+        &base,
+        &labels(),
+        &[],
+        &data,
+        &config(),
+        &out,
+        &mut Record::default(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("training set is empty"), "{err}");
-    let bad = TrainConfig { batch_size: 0, ..config() };
-    assert!(train(&base, &labels(), &data, &data, &bad, &out, &mut Record::default()).is_err());
+    let bad = TrainConfig {
+        batch_size: 0,
+        ..config()
+    };
+    assert!(train(
+        &base,
+        &labels(),
+        &data,
+        &data,
+        &bad,
+        &out,
+        &mut Record::default()
+    )
+    .is_err());
     assert!(!out.exists(), "nothing written on error");
 }
 

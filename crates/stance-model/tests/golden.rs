@@ -1,0 +1,104 @@
+//! The golden numerical test: stance's logits and mean-pooled embeddings
+//! match those of `transformers` + PyTorch for the same model directories
+//! (fixtures written by `scripts/make-golden.py`), within 1e-4.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use stance_model::{Classifier, ClassifierOptions, LabelSet};
+
+const TOLERANCE: f32 = 1e-4;
+
+#[derive(Deserialize)]
+struct Golden {
+    sentences: Vec<String>,
+    input_ids: Vec<Vec<u32>>,
+    #[serde(default)]
+    logits: Option<Vec<Vec<f32>>>,
+    mean_pooled: Vec<Vec<f32>>,
+}
+
+fn golden(name: &str) -> Golden {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn assert_close(what: &str, ours: &[Vec<f32>], theirs: &[Vec<f32>]) {
+    assert_eq!(ours.len(), theirs.len(), "{what}: row count");
+    let mut worst = 0f32;
+    for (row, (a, b)) in ours.iter().zip(theirs).enumerate() {
+        assert_eq!(a.len(), b.len(), "{what}: width of row {row}");
+        for (x, y) in a.iter().zip(b) {
+            worst = worst.max((x - y).abs());
+        }
+    }
+    assert!(
+        worst <= TOLERANCE,
+        "{what}: largest difference {worst} exceeds {TOLERANCE}"
+    );
+}
+
+fn check_classifier(dir: &Path, golden: &Golden) {
+    let model = Classifier::load(dir, ClassifierOptions::default()).unwrap();
+    let texts: Vec<&str> = golden.sentences.iter().map(String::as_str).collect();
+    for (text, ids) in texts.iter().zip(&golden.input_ids) {
+        assert_eq!(
+            &model.tokenize(text).unwrap().ids,
+            ids,
+            "token ids of {text:?}"
+        );
+    }
+    let logits: Vec<Vec<f32>> = model
+        .predict(&texts)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.logits)
+        .collect();
+    assert_close(
+        "logits",
+        &logits,
+        golden
+            .logits
+            .as_ref()
+            .expect("classifier fixture has logits"),
+    );
+    assert_close(
+        "mean-pooled embeddings",
+        &model.embed(&texts).unwrap(),
+        &golden.mean_pooled,
+    );
+}
+
+#[test]
+fn tiny_random_model_matches_pytorch() {
+    let dir = tempfile::tempdir().unwrap();
+    let labels = LabelSet::new(
+        ["condemnation", "commitment", "diplomatic-opening", "other"]
+            .map(String::from)
+            .to_vec(),
+    );
+    stance_model::testing::write_tiny_model(dir.path(), Some(&labels), 7).unwrap();
+    check_classifier(dir.path(), &golden("tiny-model.json"));
+}
+
+#[test]
+fn shipped_model_matches_pytorch() {
+    let dir = repo_root().join("models/stance-minilm-l6");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/shipped-model.json");
+    if !dir.join("model.safetensors").exists() || !fixture.exists() {
+        eprintln!(
+            "skipped: no shipped model in {} or no fixture {}",
+            dir.display(),
+            fixture.display()
+        );
+        return;
+    }
+    check_classifier(&dir, &golden("shipped-model.json"));
+}
