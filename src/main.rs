@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 ///
 /// Exit status: 0 on success; 1 when an evaluation falls below
 /// --min-macro-f1; 2 on bad input, a bad model or any other error;
-/// 130 when interrupted (no partial output is left behind).
+/// 130 on SIGINT and 143 on SIGTERM (no partial output is left behind).
 #[derive(Parser)]
 #[command(name = "stance", version, about, long_about, max_term_width = 100)]
 struct Cli {
@@ -50,7 +50,18 @@ fn tune_allocator() {
     }
 }
 
+/// Keeps library backtraces out of error messages: with `RUST_BACKTRACE=1`
+/// candle attaches a backtrace to each error and prints it as part of the
+/// message. Panics still get theirs; `RUST_LIB_BACKTRACE=1` brings them back.
+fn quiet_error_backtraces() {
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        // Single-threaded here: nothing else reads the environment yet.
+        std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    }
+}
+
 fn main() -> ExitCode {
+    quiet_error_backtraces();
     tune_allocator();
     let cli = Cli::parse();
     cmd::interrupt::install();
@@ -71,9 +82,17 @@ fn main() -> ExitCode {
                 eprintln!("stance: interrupted; no partial output was left");
                 return ExitCode::from(130);
             }
-            eprintln!("error: {err}");
+            let mut shown = err.to_string();
+            eprintln!("error: {shown}");
             for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                // Errors that print their source inline (`{path}: {source}`)
+                // would otherwise repeat it as a cause of its own.
+                let text = cause.to_string();
+                if shown.contains(&text) {
+                    continue;
+                }
+                eprintln!("  caused by: {text}");
+                shown = text;
             }
             ExitCode::from(2)
         }

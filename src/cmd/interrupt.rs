@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 static REQUESTED: AtomicBool = AtomicBool::new(false);
 
 /// Installs a handler thread: on the first signal it removes every pending
-/// temporary output file (the previous output stays intact) and exits with 130.
+/// temporary output file (the previous output stays intact) and exits with 128 + the signal number (130 for SIGINT, 143 for SIGTERM).
 pub fn install() {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {

@@ -31,7 +31,8 @@ use crate::progress;
 /// leaves no partial file and keeps any previous output.
 ///
 /// Exit status: 0 on success (also with --skip-errors when files were
-/// skipped: they are listed), 2 on bad input or model, 130 when interrupted.
+/// skipped: they are listed), 2 on bad input or model, 130 on SIGINT and
+/// 143 on SIGTERM.
 #[derive(clap::Args)]
 pub struct Args {
     /// Files or directories to label; `-` reads standard input.
@@ -240,7 +241,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
             tally.sentences,
             counts.join(", "),
             tally.truncated,
-            args.max_tokens,
+            // The model cannot take more tokens than it has positions.
+            args.max_tokens.min(classifier.model_dir().config.max_position_embeddings),
             seconds,
             tally.sentences as f64 / seconds.max(1e-9),
             if to_stdout { String::new() } else { format!("; wrote {}", args.output.display()) },

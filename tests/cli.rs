@@ -1,0 +1,2056 @@
+//! End-to-end tests of the `stance` binary: every subcommand is run as a
+//! child process on small fixtures (`tests/fixtures/`) with a tiny randomly
+//! initialised model, and its outputs are read back and checked.
+//!
+//! Child processes run with `RAYON_NUM_THREADS=1`, so that the suite stays
+//! light on a busy machine, and with `RUST_BACKTRACE=1`, so that error
+//! messages are checked to stay free of backtraces even then. The `shared`
+//! test uses the shipped model and `../shared/examples` when both exist and
+//! is skipped (with a note on stderr) otherwise.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use polars::prelude::*;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// The codebook's labels, in the order of the model's outputs.
+const LABELS: [&str; 4] = ["condemnation", "commitment", "diplomatic-opening", "other"];
+
+/// The output columns of `stance label`, in order.
+const COLUMNS: [&str; 13] = [
+    "doc_id",
+    "source",
+    "paragraph",
+    "sentence",
+    "char_start",
+    "char_end",
+    "text",
+    "label",
+    "confidence",
+    "p_condemnation",
+    "p_commitment",
+    "p_diplomatic_opening",
+    "p_other",
+];
+
+// ---------------------------------------------------------------------------
+// Running the binary
+// ---------------------------------------------------------------------------
+
+/// The `stance` binary, with a quiet environment and no standard input.
+fn stance() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stance"));
+    // RUST_BACKTRACE=1 as many developers have it: error messages must stay
+    // free of library backtraces even then.
+    cmd.env("RAYON_NUM_THREADS", "1")
+        .env("RUST_BACKTRACE", "1")
+        .env_remove("RUST_LIB_BACKTRACE")
+        .env_remove("STANCE_MODEL")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// What a finished run left behind.
+struct Ran {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Ran {
+    fn from_output(out: Output) -> Ran {
+        Ran {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Asserts exit status 0 and no panic.
+    #[track_caller]
+    fn ok(self) -> Ran {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "expected success\n--- stderr ---\n{}\n--- stdout ---\n{}",
+            self.stderr,
+            self.stdout
+        );
+        self.no_panic()
+    }
+
+    /// Asserts the exit status and no panic.
+    #[track_caller]
+    fn exits(self, code: i32) -> Ran {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "expected exit status {code}\n--- stderr ---\n{}\n--- stdout ---\n{}",
+            self.stderr,
+            self.stdout
+        );
+        self.no_panic()
+    }
+
+    #[track_caller]
+    fn no_panic(self) -> Ran {
+        assert!(
+            !self.stderr.contains("panicked"),
+            "the command panicked:\n{}",
+            self.stderr
+        );
+        let frames = self.stderr.lines().filter(|l| {
+            let l = l.trim_start();
+            l.starts_with("0: ") || l.starts_with("at /")
+        });
+        assert_eq!(frames.count(), 0, "backtrace on stderr:\n{}", self.stderr);
+        self
+    }
+
+    /// Asserts that stderr contains every one of `needles`.
+    #[track_caller]
+    fn stderr_has(self, needles: &[&str]) -> Ran {
+        for needle in needles {
+            assert!(
+                self.stderr.contains(needle),
+                "stderr lacks {needle:?}:\n{}",
+                self.stderr
+            );
+        }
+        self
+    }
+}
+
+/// Runs `stance ARGS...` to completion.
+fn run(args: &[&dyn AsRef<OsStr>]) -> Ran {
+    let out = stance()
+        .args(args.iter().map(|a| a.as_ref()))
+        .output()
+        .expect("the stance binary runs");
+    Ran::from_output(out)
+}
+
+/// Runs `stance ARGS...` with `input` on standard input.
+fn run_with_stdin(args: &[&dyn AsRef<OsStr>], input: &[u8]) -> Ran {
+    use std::io::Write;
+    let mut child = stance()
+        .args(args.iter().map(|a| a.as_ref()))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the stance binary starts");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().expect("the stance binary runs");
+    writer.join().expect("stdin writer");
+    Ran::from_output(out)
+}
+
+// ---------------------------------------------------------------------------
+// Fixtures and models
+// ---------------------------------------------------------------------------
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("fixtures")
+        .join(name)
+}
+
+fn read_text(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn label_set() -> stance_model::LabelSet {
+    stance_model::LabelSet::new(LABELS.iter().map(|s| s.to_string()).collect())
+}
+
+/// Writes a tiny classifier into `parent/name` and returns its path.
+fn tiny_model_named(parent: &Path, name: &str) -> PathBuf {
+    let dir = parent.join(name);
+    stance_model::testing::write_tiny_model(&dir, Some(&label_set()), 7)
+        .expect("the tiny model is written");
+    dir
+}
+
+/// Writes a tiny classifier into `parent/tiny-model` and returns its path.
+fn tiny_model(parent: &Path) -> PathBuf {
+    tiny_model_named(parent, "tiny-model")
+}
+
+fn sha256_hex(path: &Path) -> String {
+    let bytes = fs::read(path).expect("readable");
+    format!("{:x}", Sha256::digest(&bytes))
+}
+
+/// Names in `dir` that look like temporary output files (`.NAME.tmp-PID`).
+fn temp_files(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .expect("readable dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp-"))
+        .collect()
+}
+
+/// Generated plain-text communiqués: `files` files of `sentences` sentences
+/// each, of varied lengths, in `dir`. Returns the paths in order.
+fn generate_documents(dir: &Path, files: usize, sentences: usize, seed: usize) -> Vec<PathBuf> {
+    const OPENERS: [&str; 6] = [
+        "The Ministers condemned",
+        "The three countries will continue to strengthen",
+        "The delegations welcomed",
+        "Officials said they would review",
+        "The leaders urged a halt to",
+        "Both sides agreed to discuss",
+    ];
+    const OBJECTS: [&str; 6] = [
+        "the launch",
+        "cooperation on missile warning data and maritime security in the region",
+        "the resumption of dialogue",
+        "the illegal transfer of arms in violation of sanctions",
+        "the exercise",
+        "a new round of talks on confidence-building measures next year",
+    ];
+    fs::create_dir_all(dir).expect("dir");
+    let mut paths = Vec::new();
+    for f in 0..files {
+        let mut text = String::new();
+        for s in 0..sentences {
+            let k = seed + f * 31 + s * 7;
+            text.push_str(OPENERS[k % OPENERS.len()]);
+            text.push(' ');
+            text.push_str(OBJECTS[(k / 3) % OBJECTS.len()]);
+            text.push_str(&format!(" (item {s})."));
+            text.push(if s % 4 == 3 { '\n' } else { ' ' });
+        }
+        let path = dir.join(format!("part-{f:03}.txt"));
+        fs::write(&path, text).expect("write");
+        paths.push(path);
+    }
+    paths
+}
+
+// ---------------------------------------------------------------------------
+// Reading outputs
+// ---------------------------------------------------------------------------
+
+/// One output row of `stance label`.
+#[derive(Debug, Clone, PartialEq)]
+struct Row {
+    doc_id: String,
+    source: String,
+    paragraph: u32,
+    sentence: u32,
+    char_start: u64,
+    char_end: u64,
+    text: String,
+    label: String,
+    confidence: f32,
+    p: [f32; 4],
+}
+
+fn read_parquet(path: &Path) -> DataFrame {
+    let file = fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    ParquetReader::new(file)
+        .finish()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn str_column(df: &DataFrame, name: &str) -> Vec<String> {
+    let col = df
+        .column(name)
+        .expect("column")
+        .cast(&DataType::String)
+        .expect("cast to String");
+    col.str()
+        .expect("String column")
+        .iter()
+        .map(|v| v.expect("no nulls").to_string())
+        .collect()
+}
+
+fn f32_column(df: &DataFrame, name: &str) -> Vec<f32> {
+    df.column(name)
+        .expect("column")
+        .f32()
+        .expect("Float32 column")
+        .iter()
+        .map(|v| v.expect("no nulls"))
+        .collect()
+}
+
+fn u32_column(df: &DataFrame, name: &str) -> Vec<u32> {
+    df.column(name)
+        .expect("column")
+        .u32()
+        .expect("UInt32 column")
+        .iter()
+        .map(|v| v.expect("no nulls"))
+        .collect()
+}
+
+fn u64_column(df: &DataFrame, name: &str) -> Vec<u64> {
+    df.column(name)
+        .expect("column")
+        .u64()
+        .expect("UInt64 column")
+        .iter()
+        .map(|v| v.expect("no nulls"))
+        .collect()
+}
+
+/// Checks the labelled-sentence schema (names, order and dtypes, the label
+/// Enum's categories in codebook order) and returns the rows.
+fn labelled_rows(path: &Path) -> Vec<Row> {
+    let df = read_parquet(path);
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(names, COLUMNS, "{}: columns", path.display());
+    for (name, dtype) in [
+        ("doc_id", DataType::String),
+        ("source", DataType::String),
+        ("paragraph", DataType::UInt32),
+        ("sentence", DataType::UInt32),
+        ("char_start", DataType::UInt64),
+        ("char_end", DataType::UInt64),
+        ("text", DataType::String),
+        ("confidence", DataType::Float32),
+        ("p_condemnation", DataType::Float32),
+        ("p_commitment", DataType::Float32),
+        ("p_diplomatic_opening", DataType::Float32),
+        ("p_other", DataType::Float32),
+    ] {
+        assert_eq!(df.column(name).unwrap().dtype(), &dtype, "dtype of {name}");
+    }
+    let label = df.column("label").unwrap();
+    match label.dtype() {
+        DataType::Enum(categories, _) => {
+            let cats: Vec<&str> = categories.categories().values_iter().collect();
+            assert_eq!(cats, LABELS, "label categories in codebook order");
+        }
+        other => panic!("label should be an Enum, found {other:?}"),
+    }
+    let labels = str_column(&df, "label");
+    let (doc_id, source, text) = (
+        str_column(&df, "doc_id"),
+        str_column(&df, "source"),
+        str_column(&df, "text"),
+    );
+    let (paragraph, sentence) = (u32_column(&df, "paragraph"), u32_column(&df, "sentence"));
+    let (start, end) = (u64_column(&df, "char_start"), u64_column(&df, "char_end"));
+    let confidence = f32_column(&df, "confidence");
+    let p: Vec<Vec<f32>> = COLUMNS[9..].iter().map(|c| f32_column(&df, c)).collect();
+    (0..df.height())
+        .map(|i| Row {
+            doc_id: doc_id[i].clone(),
+            source: source[i].clone(),
+            paragraph: paragraph[i],
+            sentence: sentence[i],
+            char_start: start[i],
+            char_end: end[i],
+            text: text[i].clone(),
+            label: labels[i].clone(),
+            confidence: confidence[i],
+            p: [p[0][i], p[1][i], p[2][i], p[3][i]],
+        })
+        .collect()
+}
+
+fn row_from_json(v: &Value) -> Row {
+    let s = |k: &str| {
+        v[k].as_str()
+            .unwrap_or_else(|| panic!("{k} in {v}"))
+            .to_string()
+    };
+    let u = |k: &str| v[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}"));
+    let f = |k: &str| v[k].as_f64().unwrap_or_else(|| panic!("{k} in {v}")) as f32;
+    Row {
+        doc_id: s("doc_id"),
+        source: s("source"),
+        paragraph: u("paragraph") as u32,
+        sentence: u("sentence") as u32,
+        char_start: u("char_start"),
+        char_end: u("char_end"),
+        text: s("text"),
+        label: s("label"),
+        confidence: f("confidence"),
+        p: [
+            f("p_condemnation"),
+            f("p_commitment"),
+            f("p_diplomatic_opening"),
+            f("p_other"),
+        ],
+    }
+}
+
+/// Parses JSONL output, checking that every line is a JSON object with
+/// exactly the output columns, in order.
+fn jsonl_rows(text: &str) -> Vec<Row> {
+    text.lines()
+        .map(|line| {
+            let v: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("invalid JSON line {line:?}: {e}"));
+            let keys: Vec<&str> = v
+                .as_object()
+                .expect("object")
+                .keys()
+                .map(String::as_str)
+                .collect();
+            let mut sorted_columns = COLUMNS.to_vec();
+            sorted_columns.sort_unstable();
+            let mut sorted_keys = keys.clone();
+            sorted_keys.sort_unstable();
+            assert_eq!(sorted_keys, sorted_columns, "JSONL keys");
+            row_from_json(&v)
+        })
+        .collect()
+}
+
+/// Parses CSV output, checking the header.
+fn csv_rows(path: &Path) -> Vec<Row> {
+    let mut reader = csv::Reader::from_path(path).expect("CSV output");
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(header, COLUMNS, "CSV header");
+    reader
+        .records()
+        .map(|r| {
+            let r = r.expect("CSV record");
+            let get = |i: usize| r.get(i).expect("field").to_string();
+            let num = |i: usize| get(i).parse::<f32>().expect("float");
+            Row {
+                doc_id: get(0),
+                source: get(1),
+                paragraph: get(2).parse().unwrap(),
+                sentence: get(3).parse().unwrap(),
+                char_start: get(4).parse().unwrap(),
+                char_end: get(5).parse().unwrap(),
+                text: get(6),
+                label: get(7),
+                confidence: num(8),
+                p: [num(9), num(10), num(11), num(12)],
+            }
+        })
+        .collect()
+}
+
+/// Checks every row against itself and against the documents it came from:
+/// probabilities sum to one, confidence and label are the arg-max, `text` is
+/// `chars[char_start..char_end]` of the document, and sentences are numbered
+/// 0..n per document, in order, with paragraphs never going back.
+fn check_rows(rows: &[Row], documents: &BTreeMap<String, String>) {
+    let mut next_sentence: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
+    for r in rows {
+        let sum: f32 = r.p.iter().sum();
+        assert!(
+            (sum - 1.0).abs() < 1e-4,
+            "probabilities sum to {sum}: {r:?}"
+        );
+        assert!(r.p.iter().all(|p| (0.0..=1.0).contains(p)), "{r:?}");
+        let best = r.p.iter().copied().fold(f32::MIN, f32::max);
+        assert!(
+            (r.confidence - best).abs() < 1e-6,
+            "confidence is the top probability: {r:?}"
+        );
+        let index = LABELS
+            .iter()
+            .position(|l| *l == r.label)
+            .expect("known label");
+        assert!(
+            (r.p[index] - best).abs() < 1e-6,
+            "label is the arg-max: {r:?}"
+        );
+        let doc = documents
+            .get(&r.doc_id)
+            .unwrap_or_else(|| panic!("unexpected doc_id {:?}", r.doc_id));
+        let chars: Vec<char> = doc.chars().collect();
+        assert!(
+            r.char_start < r.char_end && r.char_end as usize <= chars.len(),
+            "{r:?}"
+        );
+        let slice: String = chars[r.char_start as usize..r.char_end as usize]
+            .iter()
+            .collect();
+        assert_eq!(
+            slice, r.text,
+            "text is chars[char_start..char_end] of {}",
+            r.doc_id
+        );
+        assert!(!r.text.trim().is_empty());
+        let (expected, paragraph) = next_sentence.entry(r.doc_id.as_str()).or_insert((0, 0));
+        assert_eq!(r.sentence, *expected, "sentence index in {}", r.doc_id);
+        assert!(
+            r.paragraph >= *paragraph,
+            "paragraphs in order in {}",
+            r.doc_id
+        );
+        *expected += 1;
+        *paragraph = r.paragraph;
+    }
+    for doc in documents.keys() {
+        if !documents[doc].trim().is_empty() {
+            assert!(
+                next_sentence.contains_key(doc.as_str()),
+                "no rows for {doc}"
+            );
+        }
+    }
+}
+
+fn docs(pairs: &[(&str, String)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+/// The order in which doc_ids first appear.
+fn doc_order(rows: &[Row]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in rows {
+        if out.last() != Some(&r.doc_id) {
+            assert!(
+                !out.contains(&r.doc_id),
+                "rows of {} are not contiguous",
+                r.doc_id
+            );
+            out.push(r.doc_id.clone());
+        }
+    }
+    out
+}
+
+fn texts(rows: &[Row]) -> Vec<&str> {
+    rows.iter().map(|r| r.text.as_str()).collect()
+}
+
+/// Asserts two runs gave the same sentences with the same verdicts (up to
+/// float noise from different batch shapes).
+#[track_caller]
+fn assert_same_verdicts(a: &[Row], b: &[Row]) {
+    assert_eq!(a.len(), b.len(), "row counts");
+    for (x, y) in a.iter().zip(b) {
+        assert_eq!(
+            (&x.text, x.paragraph, x.sentence, x.char_start, x.char_end),
+            (&y.text, y.paragraph, y.sentence, y.char_start, y.char_end)
+        );
+        for k in 0..4 {
+            assert!(
+                (x.p[k] - y.p[k]).abs() < 1e-4,
+                "probabilities differ:\n{x:?}\n{y:?}"
+            );
+        }
+        let mut sorted = x.p;
+        sorted.sort_by(|m, n| n.total_cmp(m));
+        if sorted[0] - sorted[1] > 1e-3 {
+            assert_eq!(x.label, y.label, "labels differ:\n{x:?}\n{y:?}");
+        }
+    }
+}
+
+fn metadata(path: &Path) -> BTreeMap<String, String> {
+    stance_io::read_parquet_metadata(path)
+        .expect("parquet metadata")
+        .into_iter()
+        .collect()
+}
+
+/// `stance label INPUTS... -o OUT --model MODEL --quiet EXTRA...`
+fn label_to(model: &Path, inputs: &[&Path], out: &Path, extra: &[&str]) -> Ran {
+    let mut args: Vec<&dyn AsRef<OsStr>> = vec![&"label"];
+    for i in inputs {
+        args.push(i);
+    }
+    args.extend([
+        &"-o" as &dyn AsRef<OsStr>,
+        &out,
+        &"--model",
+        &model,
+        &"--quiet",
+    ]);
+    for e in extra {
+        args.push(e);
+    }
+    run(&args)
+}
+
+// ---------------------------------------------------------------------------
+// label
+// ---------------------------------------------------------------------------
+
+mod label {
+    use super::*;
+
+    #[test]
+    fn text_file_to_parquet_has_schema_offsets_and_provenance() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let input = fixture("joint-statement.txt");
+        let out = tmp.path().join("labels.parquet");
+        label_to(&model, &[&input], &out, &[]).ok();
+
+        let text = read_text(&input);
+        assert_ne!(
+            text.len(),
+            text.chars().count(),
+            "the fixture has non-ASCII text"
+        );
+        let rows = labelled_rows(&out);
+        check_rows(&rows, &docs(&[("joint-statement", text.clone())]));
+        assert_eq!(
+            texts(&rows),
+            [
+                "Joint Statement of the Foreign Ministers of the Republic of Korea, Japan and the United States",
+                "The Ministers strongly condemn the DPRK’s launch of an intercontinental ballistic missile on 12 July, which is a flagrant violation of multiple UN Security Council resolutions.",
+                "They reaffirmed their “ironclad commitment” to the defence of the region.",
+                "The three countries will continue to strengthen trilateral security cooperation.",
+                "The Ministers emphasised that the door to dialogue remains open, and urged Pyongyang to return to negotiations without preconditions.",
+                "Minister Hélène Dupré of France joined the meeting as an observer.",
+                "외교부 장관은 대화의 문이 열려 있다고 강조했다.",
+                "The Ministers will meet again in Seoul in the first half of next year.",
+            ]
+        );
+        let paragraphs: Vec<u32> = rows.iter().map(|r| r.paragraph).collect();
+        assert_eq!(paragraphs, [0, 1, 2, 2, 3, 4, 4, 5]);
+        // Char offsets, not byte offsets: the Korean sentence starts after
+        // several multi-byte characters.
+        let korean = &rows[6];
+        let byte_start = text.find("외교부").unwrap();
+        assert_eq!(
+            korean.char_start as usize,
+            text[..byte_start].chars().count()
+        );
+        assert_ne!(korean.char_start as usize, byte_start);
+        assert!(rows.iter().all(|r| r.source == input.to_string_lossy()));
+
+        let meta = metadata(&out);
+        assert_eq!(meta["stance.version"], env!("CARGO_PKG_VERSION"));
+        assert_eq!(meta["stance.model"], "tiny-model");
+        assert_eq!(
+            meta["stance.model_sha256"],
+            sha256_hex(&model.join("model.safetensors"))
+        );
+        let labels: Vec<String> =
+            serde_json::from_str(&meta["stance.labels"]).expect("JSON labels");
+        assert_eq!(labels, LABELS);
+        assert_eq!(meta["stance.schema_version"], "1");
+    }
+
+    #[test]
+    fn pasted_news_page_keeps_menu_and_headline_as_own_sentences() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let input = fixture("news-page.txt");
+        let out = tmp.path().join("news.parquet");
+        label_to(&model, &[&input], &out, &[]).ok();
+        let rows = labelled_rows(&out);
+        check_rows(&rows, &docs(&[("news-page", read_text(&input))]));
+        let t = texts(&rows);
+        assert_eq!(
+            t[0],
+            "Home | World | Politics | Defence | Opinion | Subscribe"
+        );
+        assert_eq!(
+            t[1],
+            "Allies Condemn Missile Launch, Pledge Closer Defence Ties"
+        );
+        assert_eq!(t[2], "By Jane Doe, Security Correspondent");
+        assert_eq!(
+            t.last(),
+            Some(&"Related: Five things to know about the talks")
+        );
+        assert_eq!(rows.len(), 9);
+    }
+
+    #[test]
+    fn directory_is_walked_in_sorted_order_with_relative_doc_ids() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let root = tmp.path().join("corpus");
+        let files = [
+            ("archive/old.md", "The Ministers condemned the launch."),
+            ("Zeta.txt", "Both sides agreed to reopen the hotline."),
+            (
+                "2024-07-01.txt",
+                "The allies will continue to work together.",
+            ),
+            (
+                "2024-03-15/readout.txt",
+                "Officials met in Seoul. They discussed the talks.",
+            ),
+            ("2024-03-15/notes.docx", "not a known extension"),
+            (".hidden.txt", "hidden files are skipped"),
+        ];
+        for (rel, text) in files {
+            let path = root.join(rel);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+        }
+        let out = tmp.path().join("dir.parquet");
+        label_to(&model, &[&root], &out, &[]).ok();
+        let rows = labelled_rows(&out);
+        let expected = ["2024-03-15/readout", "2024-07-01", "Zeta", "archive/old"];
+        assert_eq!(doc_order(&rows), expected);
+        let documents = files[..4]
+            .iter()
+            .map(|(rel, text)| {
+                let id = rel.rsplit_once('.').unwrap().0.to_string();
+                (id, text.to_string())
+            })
+            .collect();
+        check_rows(&rows, &documents);
+        let readout = rows
+            .iter()
+            .find(|r| r.doc_id == "2024-03-15/readout")
+            .unwrap();
+        assert_eq!(
+            Path::new(&readout.source),
+            root.join("2024-03-15/readout.txt")
+        );
+    }
+
+    #[test]
+    fn jsonl_input_with_text_and_id_fields() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+
+        // Default fields: `text`, and `id` when present.
+        let input = fixture("statements.jsonl");
+        let out = tmp.path().join("statements.parquet");
+        label_to(&model, &[&input], &out, &[]).ok();
+        let rows = labelled_rows(&out);
+        let records: Vec<Value> = read_text(&input)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let documents = records
+            .iter()
+            .map(|r| {
+                (
+                    r["id"].as_str().unwrap().to_string(),
+                    r["text"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        check_rows(&rows, &documents);
+        assert_eq!(
+            doc_order(&rows),
+            ["seoul-2024-03", "tokyo-2024-05", "dc-2024-07"]
+        );
+        let tokyo: Vec<&Row> = rows
+            .iter()
+            .filter(|r| r.doc_id == "tokyo-2024-05")
+            .collect();
+        assert_eq!(tokyo.len(), 2);
+        assert_eq!(
+            (tokyo[0].paragraph, tokyo[1].paragraph),
+            (0, 1),
+            "\\n in a JSON string starts a paragraph"
+        );
+
+        // Other field names.
+        let input = fixture("readouts.jsonl");
+        let out = tmp.path().join("readouts.parquet");
+        label_to(
+            &model,
+            &[&input],
+            &out,
+            &["--text-field", "body", "--id-field", "ref"],
+        )
+        .ok();
+        let rows = labelled_rows(&out);
+        let records: Vec<Value> = read_text(&input)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let documents = records
+            .iter()
+            .map(|r| {
+                (
+                    r["ref"].as_str().unwrap().to_string(),
+                    r["body"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        check_rows(&rows, &documents);
+        assert_eq!(doc_order(&rows), ["R-101", "R-102"]);
+
+        // Without an id field the doc_id is FILE:LINE.
+        let out = tmp.path().join("readouts-noid.parquet");
+        label_to(&model, &[&input], &out, &["--text-field", "body"]).ok();
+        let rows = labelled_rows(&out);
+        assert_eq!(doc_order(&rows), ["readouts:1", "readouts:2"]);
+    }
+
+    #[test]
+    fn csv_input_with_quoted_newline() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let input = fixture("statements.csv");
+        let out = tmp.path().join("csv.parquet");
+        label_to(&model, &[&input], &out, &[]).ok();
+        let rows = labelled_rows(&out);
+        let canberra = "Australia and the United States condemned the destabilising conduct in the South China Sea.\nThe Ministers committed to deepen cooperation on maritime domain awareness.";
+        let manila = "The Philippines welcomed the offer of talks, saying that \"dialogue is the only way forward\".";
+        check_rows(
+            &rows,
+            &docs(&[
+                ("canberra-2024", canberra.to_string()),
+                ("manila-2024", manila.to_string()),
+            ]),
+        );
+        assert_eq!(doc_order(&rows), ["canberra-2024", "manila-2024"]);
+        let paragraphs: Vec<(u32, u32)> = rows.iter().map(|r| (r.paragraph, r.sentence)).collect();
+        assert_eq!(paragraphs, [(0, 0), (1, 1), (0, 0)]);
+        assert_eq!(rows[2].text, manila);
+    }
+
+    #[test]
+    fn stdin_to_stdout_jsonl_matches_the_parquet_output() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let input = fixture("joint-statement.txt");
+        let text = read_text(&input);
+        let ran = run_with_stdin(
+            &[
+                &"label",
+                &"-",
+                &"-o",
+                &"-",
+                &"--format",
+                &"jsonl",
+                &"--model",
+                &model,
+                &"--quiet",
+            ],
+            text.as_bytes(),
+        )
+        .ok();
+        assert!(ran.stdout.ends_with('\n'));
+        let from_stdin = jsonl_rows(&ran.stdout);
+        check_rows(&from_stdin, &docs(&[("stdin", text.clone())]));
+        assert!(from_stdin.iter().all(|r| r.source == "-"));
+
+        let out = tmp.path().join("file.parquet");
+        label_to(&model, &[&input], &out, &[]).ok();
+        let from_file = labelled_rows(&out);
+        assert_same_verdicts(&from_stdin, &from_file);
+    }
+
+    #[test]
+    fn csv_output_format() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let inputs = [fixture("statements.csv"), fixture("joint-statement.txt")];
+        let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+        // --format wins over the extension.
+        let out_csv = tmp.path().join("labels.out");
+        label_to(&model, &inputs, &out_csv, &["--format", "csv"]).ok();
+        let from_csv = csv_rows(&out_csv);
+        let out_parquet = tmp.path().join("labels.parquet");
+        label_to(&model, &inputs, &out_parquet, &[]).ok();
+        let from_parquet = labelled_rows(&out_parquet);
+        assert_eq!(from_csv.len(), from_parquet.len());
+        for (c, p) in from_csv.iter().zip(&from_parquet) {
+            assert_eq!(
+                (&c.doc_id, &c.source, &c.label),
+                (&p.doc_id, &p.source, &p.label)
+            );
+        }
+        assert_same_verdicts(&from_csv, &from_parquet);
+        assert!(from_csv
+            .iter()
+            .any(|r| r.text.contains("\"dialogue is the only way forward\"")));
+    }
+
+    #[test]
+    fn empty_input_gives_an_empty_parquet_file_with_the_full_schema() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let input = tmp.path().join("empty.txt");
+        fs::write(&input, "").unwrap();
+        let out = tmp.path().join("empty.parquet");
+        label_to(&model, &[&input], &out, &[]).ok();
+        let rows = labelled_rows(&out);
+        assert!(rows.is_empty());
+        assert_eq!(metadata(&out)["stance.schema_version"], "1");
+    }
+
+    #[test]
+    fn output_order_is_input_order_despite_length_batching() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let dir = tmp.path().join("in");
+        fs::create_dir_all(&dir).unwrap();
+        // Long sentences first, then short ones, then mixed: sorting by
+        // length across files would reorder them.
+        let long = "The Ministers reaffirmed that the three countries will continue to strengthen cooperation on missile warning data. ";
+        let short = "They met. ";
+        let inputs = [
+            ("c-long.txt", long.repeat(5)),
+            ("a-short.txt", short.repeat(7)),
+            (
+                "b-mixed.txt",
+                format!("{short}{long}{short}{long}{short}Talks resumed. {long}"),
+            ),
+        ];
+        let mut paths = Vec::new();
+        for (name, text) in &inputs {
+            let path = dir.join(name);
+            fs::write(&path, text).unwrap();
+            paths.push(path);
+        }
+        let path_refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+        let out = tmp.path().join("all.parquet");
+        label_to(&model, &path_refs, &out, &["--batch-size", "3"]).ok();
+        let all = labelled_rows(&out);
+        let documents = inputs
+            .iter()
+            .map(|(name, text)| (name.trim_end_matches(".txt").to_string(), text.clone()))
+            .collect();
+        check_rows(&all, &documents);
+        assert_eq!(doc_order(&all), ["c-long", "a-short", "b-mixed"]);
+
+        // Each file alone, one sentence per batch.
+        let mut alone = Vec::new();
+        for (i, path) in paths.iter().enumerate() {
+            let out = tmp.path().join(format!("alone-{i}.parquet"));
+            label_to(&model, &[path], &out, &["--batch-size", "1"]).ok();
+            alone.extend(labelled_rows(&out));
+        }
+        assert_same_verdicts(&all, &alone);
+        // The probabilities differ between long and short sentences, so a
+        // mix-up of rows would show.
+        let p_long = all[0].p;
+        let p_short = all.iter().find(|r| r.text == "They met.").unwrap().p;
+        assert!(p_long
+            .iter()
+            .zip(&p_short)
+            .any(|(a, b)| (a - b).abs() > 1e-4));
+    }
+
+    #[test]
+    fn summary_on_stderr_reports_counts_and_the_effective_token_limit() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let input = fixture("joint-statement.txt");
+        let out = tmp.path().join("labels.parquet");
+        let ran = run(&[&"label", &input, &"-o", &out, &"--model", &model]).ok();
+        let rows = labelled_rows(&out);
+        let counts: Vec<String> = LABELS
+            .iter()
+            .map(|l| format!("{l} {}", rows.iter().filter(|r| r.label == *l).count()))
+            .collect();
+        // The tiny model has 64 positions, so the default of 128 tokens
+        // cannot apply.
+        let summary = format!(
+            "labelled 1 documents, 8 sentences ({}); ",
+            counts.join(", ")
+        );
+        let ran = ran.stderr_has(&[&summary, "truncated to 64 tokens", "wrote "]);
+        assert!(!ran.stderr.contains("128 tokens"), "{}", ran.stderr);
+        let ran = run(&[
+            &"label",
+            &input,
+            &"-o",
+            &out,
+            &"--model",
+            &model,
+            &"--max-tokens",
+            &"12",
+        ])
+        .ok();
+        let truncated: usize = ran
+            .stderr
+            .split("; ")
+            .find_map(|part| part.strip_suffix(" truncated to 12 tokens"))
+            .unwrap_or_else(|| panic!("no truncation count: {}", ran.stderr))
+            .parse()
+            .unwrap();
+        assert!(truncated >= 5, "long sentences are cut: {}", ran.stderr);
+    }
+
+    #[test]
+    fn closed_stdout_pipe_is_not_an_error() {
+        use std::io::{BufRead, BufReader};
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let input = generate_documents(&tmp.path().join("in"), 4, 1500, 3);
+        let mut child = stance()
+            .arg("label")
+            .args(&input)
+            .args(["-o", "-", "--format", "jsonl", "--quiet", "--model"])
+            .arg(&model)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("stance starts");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        // The reader is gone (like `| head -1`); the rest cannot be written.
+        let out = child.wait_with_output().unwrap();
+        let ran = Ran::from_output(out).ok();
+        assert!(ran.stderr.is_empty(), "{}", ran.stderr);
+        let row: Value = serde_json::from_str(&first).expect("a complete JSON line");
+        assert_eq!(row["doc_id"], "part-000");
+    }
+
+    #[test]
+    fn labels_are_deterministic() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let inputs = [fixture("news-page.txt"), fixture("statements.jsonl")];
+        let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+        let a = tmp.path().join("a.parquet");
+        let b = tmp.path().join("b.parquet");
+        label_to(&model, &inputs, &a, &[]).ok();
+        label_to(&model, &inputs, &b, &[]).ok();
+        assert_eq!(labelled_rows(&a), labelled_rows(&b));
+        let ja = label_to(&model, &inputs, Path::new("-"), &["--format", "jsonl"]).ok();
+        let jb = label_to(&model, &inputs, Path::new("-"), &["--format", "jsonl"]).ok();
+        assert_eq!(ja.stdout, jb.stdout);
+        assert!(!ja.stdout.is_empty());
+    }
+}
+
+// ---------------------------------------------------------------------------
+// errors
+// ---------------------------------------------------------------------------
+
+mod errors {
+    use super::*;
+
+    /// Asserts a failed `label` left no output and no temporary file.
+    #[track_caller]
+    fn assert_no_output(out: &Path) {
+        assert!(!out.exists(), "{} should not exist", out.display());
+        assert_eq!(temp_files(out.parent().unwrap()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn missing_input_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let missing = tmp.path().join("no-such-communique.txt");
+        let out = tmp.path().join("out.parquet");
+        label_to(&model, &[&missing], &out, &[])
+            .exits(2)
+            .stderr_has(&["no-such-communique.txt", "no such file"]);
+        assert_no_output(&out);
+    }
+
+    #[test]
+    fn malformed_jsonl_line_names_file_and_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let input = tmp.path().join("broken.jsonl");
+        fs::write(
+            &input,
+            "{\"id\": \"a\", \"text\": \"The Ministers met.\"}\n\
+             {\"id\": \"b\", \"text\": \"They condemned the launch.\"}\n\
+             \n\
+             {\"id\": \"c\", \"text\": \"They pledged support.\"\n\
+             {\"id\": \"d\", \"text\": \"Talks resumed.\"}\n",
+        )
+        .unwrap();
+        let out = tmp.path().join("out.parquet");
+        label_to(&model, &[&input], &out, &[])
+            .exits(2)
+            .stderr_has(&["broken.jsonl:4", "malformed JSON"]);
+        assert_no_output(&out);
+    }
+
+    #[test]
+    fn missing_csv_column_lists_the_columns_present() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let input = tmp.path().join("columns.csv");
+        fs::write(&input, "id,body,date\nx,The Ministers met.,2024-01-01\n").unwrap();
+        let out = tmp.path().join("out.parquet");
+        label_to(&model, &[&input], &out, &[])
+            .exits(2)
+            .stderr_has(&["columns.csv", "no column \"text\"", "id, body, date"]);
+        assert_no_output(&out);
+        // The alias names the column.
+        label_to(&model, &[&input], &out, &["--text-column", "body"]).ok();
+        assert_eq!(labelled_rows(&out).len(), 1);
+    }
+
+    #[test]
+    fn invalid_utf8_names_the_file_and_lossy_succeeds() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let input = tmp.path().join("latin1.txt");
+        fs::write(&input, b"The Minister of D\xe9fense met his counterpart.\n").unwrap();
+        let out = tmp.path().join("out.parquet");
+        label_to(&model, &[&input], &out, &[])
+            .exits(2)
+            .stderr_has(&["latin1.txt", "UTF-8", "--lossy"]);
+        assert_no_output(&out);
+        label_to(&model, &[&input], &out, &["--lossy"]).ok();
+        let rows = labelled_rows(&out);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            rows[0].text,
+            "The Minister of D\u{fffd}fense met his counterpart."
+        );
+    }
+
+    #[test]
+    fn model_without_weights_names_the_file_and_how_to_get_a_model() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        fs::remove_file(model.join("model.safetensors")).unwrap();
+        let out = tmp.path().join("out.parquet");
+        label_to(&model, &[&fixture("news-page.txt")], &out, &[])
+            .exits(2)
+            .stderr_has(&["model.safetensors", "tiny-model", "stance train"]);
+        assert_no_output(&out);
+        // A model directory that does not exist at all.
+        let nowhere = tmp.path().join("no-model-here");
+        let ran = label_to(&nowhere, &[&fixture("news-page.txt")], &out, &[])
+            .exits(2)
+            .stderr_has(&["no-model-here", "stance train"]);
+        assert_eq!(
+            ran.stderr.matches("no such model directory").count(),
+            1,
+            "the cause is printed once:\n{}",
+            ran.stderr
+        );
+    }
+
+    #[test]
+    fn truncated_weights() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let weights = model.join("model.safetensors");
+        let bytes = fs::read(&weights).unwrap();
+        fs::write(&weights, &bytes[..bytes.len() / 2]).unwrap();
+        let out = tmp.path().join("out.parquet");
+        label_to(&model, &[&fixture("news-page.txt")], &out, &[])
+            .exits(2)
+            .stderr_has(&["model.safetensors", "truncated"]);
+        assert_no_output(&out);
+    }
+
+    #[test]
+    fn config_hidden_size_that_does_not_match_the_weights() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let config_path = model.join("config.json");
+        let mut config: Value = serde_json::from_str(&read_text(&config_path)).unwrap();
+        assert_eq!(config["hidden_size"], 32);
+        config["hidden_size"] = 64.into();
+        fs::write(&config_path, config.to_string()).unwrap();
+        let out = tmp.path().join("out.parquet");
+        label_to(&model, &[&fixture("news-page.txt")], &out, &[])
+            .exits(2)
+            .stderr_has(&["model.safetensors", "do not match config.json"]);
+        assert_no_output(&out);
+    }
+
+    #[test]
+    fn config_vocab_size_smaller_than_the_tokenizer() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let config_path = model.join("config.json");
+        let mut config: Value = serde_json::from_str(&read_text(&config_path)).unwrap();
+        config["vocab_size"] = 50.into();
+        fs::write(&config_path, config.to_string()).unwrap();
+        let out = tmp.path().join("out.parquet");
+        let ran = label_to(&model, &[&fixture("news-page.txt")], &out, &[]).exits(2);
+        assert!(ran.stderr.contains("tiny-model"), "{}", ran.stderr);
+        assert_no_output(&out);
+    }
+
+    #[test]
+    fn tokenizer_from_another_vocabulary() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        // Same config and weights (132 tokens), but a tokenizer with a larger
+        // vocabulary: its ids would index past the embedding matrix.
+        let tokenizer_path = model.join("tokenizer.json");
+        let mut tokenizer: Value = serde_json::from_str(&read_text(&tokenizer_path)).unwrap();
+        let vocab = tokenizer["model"]["vocab"].as_object_mut().unwrap();
+        let n = vocab.len();
+        for i in 0..500 {
+            vocab.insert(format!("zz{i}"), (n + i).into());
+        }
+        vocab.insert("ministers".into(), (n + 500).into());
+        fs::write(&tokenizer_path, tokenizer.to_string()).unwrap();
+        let out = tmp.path().join("out.parquet");
+        label_to(&model, &[&fixture("joint-statement.txt")], &out, &[])
+            .exits(2)
+            .stderr_has(&["tokenizer.json", "vocab"]);
+        assert_no_output(&out);
+    }
+
+    #[test]
+    fn skip_errors_continues_past_bad_files_and_lists_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let good_a = tmp.path().join("good-a.txt");
+        let bad_json = tmp.path().join("bad.jsonl");
+        let bad_utf8 = tmp.path().join("bad-bytes.txt");
+        let good_b = tmp.path().join("good-b.txt");
+        fs::write(&good_a, "The Ministers condemned the launch.").unwrap();
+        fs::write(&bad_json, "{\"text\": \"fine\"}\n{not json}\n").unwrap();
+        fs::write(&bad_utf8, b"caf\xe9 talks").unwrap();
+        fs::write(&good_b, "Both sides agreed to reopen the hotline.").unwrap();
+        let out = tmp.path().join("out.parquet");
+        let inputs: [&Path; 4] = [&good_a, &bad_json, &bad_utf8, &good_b];
+        // Without --skip-errors the run fails on the first bad file.
+        label_to(&model, &inputs, &out, &[])
+            .exits(2)
+            .stderr_has(&["bad.jsonl:2"]);
+        assert_no_output(&out);
+        let ran = label_to(&model, &inputs, &out, &["--skip-errors"])
+            .ok()
+            .stderr_has(&["skipped 2 file(s)", "bad.jsonl:2", "bad-bytes.txt"]);
+        assert!(!ran.stderr.contains("good-a.txt"), "{}", ran.stderr);
+        let rows = labelled_rows(&out);
+        assert_eq!(doc_order(&rows), ["good-a", "good-b"]);
+    }
+
+    /// A previous output, then a run whose input list ends with a bad file:
+    /// the old file stays byte-identical and no temporary file is left.
+    fn failed_run_keeps_previous_output(out_name: &str, good_sentences: usize) {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let work = tmp.path().join("work");
+        fs::create_dir_all(&work).unwrap();
+        let out = work.join(out_name);
+        label_to(&model, &[&fixture("news-page.txt")], &out, &[]).ok();
+        let previous = fs::read(&out).unwrap();
+
+        let good = generate_documents(&tmp.path().join("in"), 1, good_sentences, 1);
+        let bad = tmp.path().join("in").join("zz-bad.jsonl");
+        fs::write(&bad, "{\"text\": \"The talks resumed.\"}\n[1, 2]\n").unwrap();
+        label_to(&model, &[&good[0], &bad], &out, &[])
+            .exits(2)
+            .stderr_has(&["zz-bad.jsonl:2"]);
+        assert_eq!(fs::read(&out).unwrap(), previous, "previous output changed");
+        assert_eq!(temp_files(&work), Vec::<String>::new());
+    }
+
+    #[test]
+    fn failed_run_keeps_previous_parquet_output() {
+        failed_run_keeps_previous_output("labels.parquet", 20);
+    }
+
+    #[test]
+    fn failed_run_after_rows_were_written_keeps_previous_output() {
+        // More sentences than one labelling chunk (4096), so rows reach the
+        // temporary file before the bad input is read.
+        failed_run_keeps_previous_output("labels.jsonl", 4200);
+    }
+
+    #[test]
+    fn unknown_output_extension_defaults_to_parquet_and_bad_format_is_rejected() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let out = tmp.path().join("labels.data");
+        label_to(
+            &model,
+            &[&fixture("readouts.jsonl")],
+            &out,
+            &["--text-field", "body"],
+        )
+        .ok();
+        assert_eq!(labelled_rows(&out).len(), 3);
+        // clap rejects an unknown --format value with its usage error (2).
+        label_to(
+            &model,
+            &[&fixture("readouts.jsonl")],
+            &out,
+            &["--format", "xlsx"],
+        )
+        .exits(2);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// interruption
+// ---------------------------------------------------------------------------
+
+mod interruption {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    /// Starts `stance label` on a large input, sends `signal` while the
+    /// output is being written, and checks the exit status, that the previous
+    /// output is intact and that no temporary file is left.
+    fn interrupted_run(signal: &str, expected_code: i32) {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let work = tmp.path().join("work");
+        fs::create_dir_all(&work).unwrap();
+        let out = work.join("labels.parquet");
+        label_to(&model, &[&fixture("news-page.txt")], &out, &[]).ok();
+        let previous = fs::read(&out).unwrap();
+
+        let mut sentences = 3000;
+        for attempt in 0..5 {
+            let input = tmp.path().join(format!("in-{attempt}"));
+            generate_documents(&input, 10, sentences / 10, attempt);
+            let stderr_path = tmp.path().join(format!("stderr-{attempt}.txt"));
+            let mut child = stance()
+                .args([
+                    OsStr::new("label"),
+                    input.as_os_str(),
+                    OsStr::new("-o"),
+                    out.as_os_str(),
+                ])
+                .args([
+                    OsStr::new("--model"),
+                    model.as_os_str(),
+                    OsStr::new("--quiet"),
+                ])
+                .stdout(Stdio::null())
+                .stderr(fs::File::create(&stderr_path).unwrap())
+                .spawn()
+                .expect("stance starts");
+            let pid = child.id();
+            let temp = work.join(format!(".labels.parquet.tmp-{pid}"));
+            // Wait until the output is being written, then a little longer.
+            let started = Instant::now();
+            while !temp.exists()
+                && child.try_wait().unwrap().is_none()
+                && started.elapsed() < Duration::from_secs(30)
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            std::thread::sleep(Duration::from_millis(300));
+            if child.try_wait().unwrap().is_some() {
+                // Finished before the signal: try again with more input.
+                let status = child.wait().unwrap();
+                assert!(status.success(), "{}", read_text(&stderr_path));
+                fs::write(&out, &previous).unwrap();
+                sentences *= 3;
+                eprintln!("run finished within 300 ms; retrying with {sentences} sentences");
+                continue;
+            }
+            let kill = Command::new("kill")
+                .args([format!("-{signal}"), pid.to_string()])
+                .status()
+                .expect("kill runs");
+            assert!(kill.success());
+            let status = child.wait().unwrap();
+            let stderr = read_text(&stderr_path);
+            assert!(!status.success(), "interrupted run exited with {status}");
+            // The handler exits with 128 + the signal number.
+            assert_eq!(status.code(), Some(expected_code), "{status}: {stderr}");
+            assert!(stderr.contains("interrupted"), "{stderr}");
+            assert!(!stderr.contains("panicked"), "{stderr}");
+            assert_eq!(fs::read(&out).unwrap(), previous, "previous output changed");
+            assert_eq!(temp_files(&work), Vec::<String>::new());
+            return;
+        }
+        panic!("stance label always finished before it could be interrupted");
+    }
+
+    #[test]
+    fn sigterm_leaves_previous_output_and_no_temp_files() {
+        interrupted_run("TERM", 128 + 15);
+    }
+
+    #[test]
+    fn sigint_leaves_previous_output_and_no_temp_files() {
+        interrupted_run("INT", 130);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// eval
+// ---------------------------------------------------------------------------
+
+mod eval {
+    use super::*;
+
+    fn metrics(report: &Path) -> Value {
+        serde_json::from_str(&read_text(&report.join("metrics.json")))
+            .expect("metrics.json is JSON")
+    }
+
+    fn gold_labels() -> Vec<String> {
+        read_text(&fixture("gold.jsonl"))
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["label"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn model_eval_writes_report_metrics_and_predictions() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let report = tmp.path().join("report");
+        let gold = fixture("gold.jsonl");
+        let ran = run(&[
+            &"eval",
+            &"--gold",
+            &gold,
+            &"--model",
+            &model,
+            &"--report",
+            &report,
+            &"--bootstrap",
+            &"200",
+            &"--quiet",
+        ])
+        .ok();
+        assert!(ran.stdout.contains("accuracy"), "{}", ran.stdout);
+        let md = read_text(&report.join("report.md"));
+        assert!(md.contains("tiny-model"), "{md}");
+
+        let m = metrics(&report);
+        for key in [
+            "accuracy",
+            "macro_f1",
+            "per_label",
+            "confusion",
+            "bootstrap",
+            "calibration",
+            "lenient_accuracy",
+            "by_source",
+        ] {
+            assert!(!m[key].is_null(), "metrics.json lacks {key}: {m}");
+        }
+        assert_eq!(m["n"], 16);
+        assert_eq!(m["per_label"].as_array().unwrap().len(), 4);
+        assert_eq!(m["confusion"]["counts"].as_array().unwrap().len(), 4);
+        let confusion_total: u64 = m["confusion"]["counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r.as_array().unwrap())
+            .map(|c| c.as_u64().unwrap())
+            .sum();
+        assert_eq!(confusion_total, 16);
+        let sources: Vec<&str> = m["by_source"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["source"].as_str().unwrap())
+            .collect();
+        assert_eq!(sources, ["joint-statement", "news"]);
+        assert_eq!(
+            m["model_sha256"],
+            sha256_hex(&model.join("model.safetensors"))
+        );
+
+        let df = read_parquet(&report.join("predictions.parquet"));
+        let names: Vec<String> = df
+            .get_column_names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        for column in [
+            "text",
+            "gold",
+            "predicted",
+            "correct",
+            "p_condemnation",
+            "p_commitment",
+            "p_diplomatic_opening",
+            "p_other",
+        ] {
+            assert!(
+                names.iter().any(|n| n == column),
+                "predictions.parquet lacks {column}: {names:?}"
+            );
+        }
+        assert_eq!(df.height(), 16);
+        let gold_col = str_column(&df, "gold");
+        assert_eq!(gold_col, gold_labels());
+        let predicted = str_column(&df, "predicted");
+        let correct: Vec<bool> = df
+            .column("correct")
+            .unwrap()
+            .bool()
+            .unwrap()
+            .iter()
+            .map(|b| b.unwrap())
+            .collect();
+        for i in 0..16 {
+            assert_eq!(correct[i], gold_col[i] == predicted[i]);
+        }
+        let accuracy = correct.iter().filter(|c| **c).count() as f64 / 16.0;
+        assert!((m["accuracy"].as_f64().unwrap() - accuracy).abs() < 1e-12);
+        let p: Vec<Vec<f32>> = [
+            "p_condemnation",
+            "p_commitment",
+            "p_diplomatic_opening",
+            "p_other",
+        ]
+        .iter()
+        .map(|c| f32_column(&df, c))
+        .collect();
+        for i in 0..16 {
+            let sum: f32 = p.iter().map(|col| col[i]).sum();
+            assert!((sum - 1.0).abs() < 1e-4);
+        }
+    }
+
+    #[test]
+    fn majority_baseline_accuracy_is_the_majority_share() {
+        let tmp = tempfile::tempdir().unwrap();
+        let report = tmp.path().join("report");
+        run(&[
+            &"eval",
+            &"--gold",
+            &fixture("gold.jsonl"),
+            &"--baseline",
+            &"majority",
+            &"--report",
+            &report,
+            &"--quiet",
+        ])
+        .ok();
+        let labels = gold_labels();
+        let majority_count = labels.iter().filter(|l| *l == "condemnation").count();
+        assert_eq!(
+            (labels.len(), majority_count),
+            (16, 5),
+            "the fixture's label counts"
+        );
+        let m = metrics(&report);
+        assert_eq!(m["accuracy"].as_f64().unwrap(), 5.0 / 16.0);
+        assert_eq!(m["model"], "baseline:majority");
+        let df = read_parquet(&report.join("predictions.parquet"));
+        assert!(str_column(&df, "predicted")
+            .iter()
+            .all(|p| p == "condemnation"));
+    }
+
+    #[test]
+    fn lexicon_baseline_uses_cue_phrases() {
+        let tmp = tempfile::tempdir().unwrap();
+        let report = tmp.path().join("report");
+        run(&[
+            &"eval",
+            &"--gold",
+            &fixture("gold.jsonl"),
+            &"--baseline",
+            &"lexicon",
+            &"--report",
+            &report,
+            &"--quiet",
+        ])
+        .ok();
+        let m = metrics(&report);
+        assert_eq!(m["model"], "baseline:lexicon");
+        let df = read_parquet(&report.join("predictions.parquet"));
+        let texts = str_column(&df, "text");
+        let predicted = str_column(&df, "predicted");
+        let i = texts
+            .iter()
+            .position(|t| t.starts_with("We condemn in the strongest terms"))
+            .unwrap();
+        assert_eq!(predicted[i], "condemnation");
+        // Cue phrases beat always answering the most frequent label here.
+        assert!(m["accuracy"].as_f64().unwrap() > 5.0 / 16.0, "{m}");
+    }
+
+    #[test]
+    fn min_macro_f1_gate() {
+        let gold = fixture("gold.jsonl");
+        let ran = run(&[
+            &"eval",
+            &"--gold",
+            &gold,
+            &"--baseline",
+            &"majority",
+            &"--min-macro-f1",
+            &"1.01",
+            &"--quiet",
+        ])
+        .exits(1);
+        assert!(ran.stderr.contains("below"), "{}", ran.stderr);
+        run(&[
+            &"eval",
+            &"--gold",
+            &gold,
+            &"--baseline",
+            &"majority",
+            &"--min-macro-f1",
+            &"0.05",
+            &"--quiet",
+        ])
+        .ok();
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        run(&[
+            &"eval",
+            &"--gold",
+            &gold,
+            &"--model",
+            &model,
+            &"--min-macro-f1",
+            &"1.01",
+            &"--quiet",
+        ])
+        .exits(1);
+    }
+
+    #[test]
+    fn unknown_gold_label_names_file_and_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let text = read_text(&fixture("gold.jsonl"));
+        let lines: Vec<String> = text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| {
+                if i == 3 {
+                    l.replace("\"condemnation\"", "\"praise\"")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        assert!(lines[3].contains("praise"));
+        let bad = tmp.path().join("gold-bad.jsonl");
+        fs::write(&bad, lines.join("\n") + "\n").unwrap();
+        run(&[
+            &"eval",
+            &"--gold",
+            &bad,
+            &"--baseline",
+            &"majority",
+            &"--quiet",
+        ])
+        .exits(2)
+        .stderr_has(&["gold-bad.jsonl:4", "\"praise\""]);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// summarize
+// ---------------------------------------------------------------------------
+
+mod summarize {
+    use super::*;
+
+    /// Labels two fixtures and returns the output and its per-doc counts.
+    fn labelled(tmp: &Path) -> (PathBuf, Vec<(String, [u64; 4])>) {
+        let model = tiny_model(tmp);
+        let out = tmp.join("labels.parquet");
+        label_to(
+            &model,
+            &[
+                &fixture("statements.jsonl"),
+                &fixture("joint-statement.txt"),
+            ],
+            &out,
+            &[],
+        )
+        .ok();
+        let mut counts: Vec<(String, [u64; 4])> = Vec::new();
+        for r in labelled_rows(&out) {
+            if counts.last().map(|c| &c.0) != Some(&r.doc_id) {
+                counts.push((r.doc_id.clone(), [0; 4]));
+            }
+            let l = LABELS.iter().position(|x| *x == r.label).unwrap();
+            counts.last_mut().unwrap().1[l] += 1;
+        }
+        assert_eq!(counts.len(), 4);
+        (out, counts)
+    }
+
+    #[test]
+    fn prints_per_document_counts() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (out, counts) = labelled(tmp.path());
+        let ran = run(&[&"summarize", &out]).ok();
+        let lines: Vec<&str> = ran.stdout.lines().collect();
+        assert!(lines[0].starts_with("doc_id"), "{}", ran.stdout);
+        for l in LABELS {
+            assert!(lines[0].contains(l), "header lacks {l}: {}", lines[0]);
+        }
+        assert_eq!(lines.len(), counts.len() + 2, "{}", ran.stdout);
+        let parse = |line: &str| -> (String, u64, Vec<u64>) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // Shares may be padded ("(  0.0%)"): the counts are the tokens
+            // that parse as integers.
+            let numbers: Vec<u64> = fields[2..].iter().filter_map(|f| f.parse().ok()).collect();
+            (fields[0].to_string(), fields[1].parse().unwrap(), numbers)
+        };
+        let mut totals = [0u64; 4];
+        for (line, (doc, c)) in lines[1..].iter().zip(&counts) {
+            let (id, sentences, numbers) = parse(line);
+            assert_eq!(&id, doc);
+            assert_eq!(sentences, c.iter().sum::<u64>());
+            assert_eq!(numbers, c);
+            for k in 0..4 {
+                totals[k] += c[k];
+            }
+        }
+        let (all, sentences, numbers) = parse(lines.last().unwrap());
+        assert_eq!(all, "all");
+        assert_eq!(sentences, totals.iter().sum::<u64>());
+        assert_eq!(numbers, totals);
+    }
+
+    #[test]
+    fn writes_csv_and_parquet_tables() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (out, counts) = labelled(tmp.path());
+
+        let csv_path = tmp.path().join("summary.csv");
+        run(&[&"summarize", &out, &"-o", &csv_path]).ok();
+        let mut reader = csv::Reader::from_path(&csv_path).unwrap();
+        let header: Vec<String> = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .map(str::to_string)
+            .collect();
+        assert_eq!(
+            header,
+            [
+                "doc_id",
+                "sentences",
+                "n_condemnation",
+                "n_commitment",
+                "n_diplomatic_opening",
+                "n_other",
+                "share_condemnation",
+                "share_commitment",
+                "share_diplomatic_opening",
+                "share_other",
+            ]
+        );
+        let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(records.len(), counts.len());
+        for (r, (doc, c)) in records.iter().zip(&counts) {
+            assert_eq!(&r[0], doc);
+            assert_eq!(r[1].parse::<u64>().unwrap(), c.iter().sum::<u64>());
+            for k in 0..4 {
+                assert_eq!(r[2 + k].parse::<u64>().unwrap(), c[k]);
+            }
+            let shares: f64 = (6..10).map(|k| r[k].parse::<f64>().unwrap()).sum();
+            assert!((shares - 1.0).abs() < 1e-5);
+        }
+
+        let parquet_path = tmp.path().join("summary.parquet");
+        run(&[&"summarize", &out, &"-o", &parquet_path]).ok();
+        let df = read_parquet(&parquet_path);
+        assert_eq!(
+            str_column(&df, "doc_id"),
+            counts.iter().map(|c| c.0.clone()).collect::<Vec<_>>()
+        );
+        let sentences: Vec<u64> = u64_column(&df, "sentences");
+        assert_eq!(
+            sentences,
+            counts
+                .iter()
+                .map(|c| c.1.iter().sum::<u64>())
+                .collect::<Vec<_>>()
+        );
+        let n_other = u64_column(&df, "n_other");
+        assert_eq!(n_other, counts.iter().map(|c| c.1[3]).collect::<Vec<_>>());
+        assert_eq!(temp_files(tmp.path()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn rejects_a_file_that_is_not_a_label_output() {
+        let tmp = tempfile::tempdir().unwrap();
+        let report = tmp.path().join("report");
+        run(&[
+            &"eval",
+            &"--gold",
+            &fixture("gold.jsonl"),
+            &"--baseline",
+            &"majority",
+            &"--report",
+            &report,
+            &"--quiet",
+        ])
+        .ok();
+        let predictions = report.join("predictions.parquet");
+        run(&[&"summarize", &predictions])
+            .exits(2)
+            .stderr_has(&["predictions.parquet", "no column"]);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// calibrate
+// ---------------------------------------------------------------------------
+
+mod calibrate {
+    use super::*;
+
+    #[test]
+    fn stores_the_temperature_and_label_still_works() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model_named(tmp.path(), "calibrated");
+        let config_path = model.join("config.json");
+        let gold = fixture("gold.jsonl");
+        let input = fixture("joint-statement.txt");
+        let before_out = tmp.path().join("before.parquet");
+        label_to(&model, &[&input], &before_out, &[]).ok();
+        let config_before = fs::read(&config_path).unwrap();
+
+        let ran = run(&[
+            &"calibrate",
+            &"--dev",
+            &gold,
+            &"--model",
+            &model,
+            &"--dry-run",
+            &"--quiet",
+        ])
+        .ok();
+        assert!(ran.stdout.contains("temperature"), "{}", ran.stdout);
+        assert_eq!(
+            fs::read(&config_path).unwrap(),
+            config_before,
+            "--dry-run changed config.json"
+        );
+
+        run(&[
+            &"calibrate",
+            &"--dev",
+            &gold,
+            &"--model",
+            &model,
+            &"--quiet",
+        ])
+        .ok();
+        let old: Value = serde_json::from_slice(&config_before).unwrap();
+        let new: Value = serde_json::from_str(&read_text(&config_path)).unwrap();
+        let t = new["stance_temperature"]
+            .as_f64()
+            .expect("stance_temperature is a number");
+        assert!(t.is_finite() && t > 0.0, "temperature {t}");
+        for (key, value) in old.as_object().unwrap() {
+            if key != "stance_temperature" {
+                assert_eq!(&new[key], value, "config.json key {key} changed");
+            }
+        }
+        assert_eq!(temp_files(&model), Vec::<String>::new());
+
+        let after_out = tmp.path().join("after.parquet");
+        label_to(&model, &[&input], &after_out, &[]).ok();
+        let (before, after) = (labelled_rows(&before_out), labelled_rows(&after_out));
+        assert_eq!(before.len(), after.len());
+        for (b, a) in before.iter().zip(&after) {
+            assert_eq!(
+                b.label, a.label,
+                "a temperature does not change the arg-max"
+            );
+        }
+        if (t - 1.0).abs() > 1e-3 {
+            assert!(
+                before
+                    .iter()
+                    .zip(&after)
+                    .any(|(b, a)| (b.confidence - a.confidence).abs() > 1e-5),
+                "temperature {t} should change the probabilities"
+            );
+        }
+        let meta = metadata(&after_out);
+        assert_eq!(meta["stance.model"], "calibrated");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// train
+// ---------------------------------------------------------------------------
+
+mod train {
+    use super::*;
+
+    #[test]
+    fn trains_a_tiny_encoder_and_the_result_labels() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().join("tiny-base");
+        stance_model::testing::write_tiny_model(&base, None, 11).unwrap();
+        let out = tmp.path().join("trained");
+        let gold = fixture("gold.jsonl");
+        run(&[
+            &"train",
+            &"--train",
+            &gold,
+            &"--dev",
+            &gold,
+            &"--base",
+            &base,
+            &"--out",
+            &out,
+            &"--epochs",
+            &"3",
+            &"--lr",
+            &"1e-3",
+            &"--batch-size",
+            &"4",
+            &"--quiet",
+        ])
+        .ok();
+        for file in [
+            "config.json",
+            "model.safetensors",
+            "tokenizer.json",
+            "training.json",
+        ] {
+            assert!(out.join(file).is_file(), "{file} was not written");
+        }
+        let config: Value = serde_json::from_str(&read_text(&out.join("config.json"))).unwrap();
+        let id2label: BTreeMap<String, String> =
+            serde_json::from_value(config["id2label"].clone()).unwrap();
+        let expected: BTreeMap<String, String> = LABELS
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (i.to_string(), l.to_string()))
+            .collect();
+        assert_eq!(id2label, expected);
+        assert_eq!(
+            fs::read(out.join("tokenizer.json")).unwrap(),
+            fs::read(base.join("tokenizer.json")).unwrap()
+        );
+        let log: Value = serde_json::from_str(&read_text(&out.join("training.json"))).unwrap();
+        assert_eq!(log["train_sentences"], 16);
+        let best = log["best_epoch"].as_u64().unwrap();
+        assert!((1..=3).contains(&best), "{log}");
+        let epochs = log["epochs_run"].as_array().unwrap();
+        assert!(!epochs.is_empty() && epochs.len() <= 3);
+
+        let labels = tmp.path().join("labels.parquet");
+        label_to(&out, &[&fixture("news-page.txt")], &labels, &[]).ok();
+        let rows = labelled_rows(&labels);
+        check_rows(
+            &rows,
+            &docs(&[("news-page", read_text(&fixture("news-page.txt")))]),
+        );
+        let meta = metadata(&labels);
+        assert_eq!(meta["stance.model"], "trained");
+        assert_eq!(
+            meta["stance.model_sha256"],
+            sha256_hex(&out.join("model.safetensors"))
+        );
+    }
+
+    #[test]
+    fn a_bare_encoder_is_not_a_classifier() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().join("tiny-base");
+        stance_model::testing::write_tiny_model(&base, None, 11).unwrap();
+        let out = tmp.path().join("out.parquet");
+        label_to(&base, &[&fixture("news-page.txt")], &out, &[])
+            .exits(2)
+            .stderr_has(&["id2label", "stance train"]);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// shared: the shipped model against a hand-labelled example
+// ---------------------------------------------------------------------------
+
+mod shared {
+    use super::*;
+
+    /// Drops leading bullet markers and collapses whitespace (incl. U+00A0).
+    fn normalise(text: &str) -> String {
+        let text =
+            text.trim_start_matches(|c: char| c.is_whitespace() || "•△▲▶►○●◦▪■□·‣-–—*".contains(c));
+        text.split(|c: char| c.is_whitespace() || c == '\u{a0}')
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn normalise_strips_bullets_and_collapses_whitespace() {
+        assert_eq!(
+            normalise("•  The\u{a0}Ministers \t met."),
+            "The Ministers met."
+        );
+        assert_eq!(normalise("△ Talks"), "Talks");
+    }
+
+    #[test]
+    fn shipped_model_agrees_with_the_trilateral_gold() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let examples = root.join("../shared/examples");
+        let text = examples.join("trilateral-dtt-2024.txt");
+        let gold = examples.join("trilateral-dtt-2024.gold.jsonl");
+        let model = root.join("models").join("stance-minilm-l6");
+        let missing: Vec<String> = [
+            text.clone(),
+            gold.clone(),
+            model.join("model.safetensors"),
+            model.join("config.json"),
+            model.join("tokenizer.json"),
+        ]
+        .into_iter()
+        .filter(|p| !p.is_file())
+        .map(|p| p.display().to_string())
+        .collect();
+        if !missing.is_empty() {
+            eprintln!("skipping: missing {}", missing.join(", "));
+            return;
+        }
+        let ran = run(&[
+            &"label",
+            &text,
+            &"-o",
+            &"-",
+            &"--format",
+            &"jsonl",
+            &"--model",
+            &model,
+            &"--quiet",
+        ])
+        .ok();
+        let rows = jsonl_rows(&ran.stdout);
+        let mut predicted: BTreeMap<String, String> = BTreeMap::new();
+        for r in &rows {
+            predicted
+                .entry(normalise(&r.text))
+                .or_insert_with(|| r.label.clone());
+        }
+        let (mut found, mut agree, mut total) = (0usize, 0usize, 0usize);
+        for line in read_text(&gold).lines().filter(|l| !l.trim().is_empty()) {
+            let g: Value = serde_json::from_str(line).expect("gold JSON");
+            total += 1;
+            let key = normalise(g["text"].as_str().expect("gold text"));
+            if let Some(label) = predicted.get(&key) {
+                found += 1;
+                agree += usize::from(label == g["label"].as_str().expect("gold label"));
+            }
+        }
+        let agreement = agree as f64 / found.max(1) as f64;
+        eprintln!(
+            "shipped model on trilateral-dtt-2024: {agree}/{found} matched sentences agree ({:.1}%); {found}/{total} gold sentences found",
+            100.0 * agreement
+        );
+        assert!(
+            found * 2 >= total,
+            "only {found} of {total} gold sentences were found in the output"
+        );
+        assert!(agreement >= 0.80, "agreement {agreement:.3} is below 0.80");
+    }
+}
