@@ -211,6 +211,37 @@ pub fn run(args: Args) -> Result<ExitCode> {
         },
         args.out.display()
     );
+    let gold: Vec<usize> = dev.iter().map(|e| e.label).collect();
+    let dev_report = stance_eval::evaluate(
+        &stance_eval::EvalInput::new(labels.names(), &gold, &outcome.best_dev_predictions),
+        0,
+        0,
+    );
+    let rows: Vec<Vec<String>> = dev_report
+        .per_label
+        .iter()
+        .map(|m| {
+            vec![
+                m.label.clone(),
+                format!("{:.4}", m.precision),
+                format!("{:.4}", m.recall),
+                format!("{:.4}", m.f1),
+                m.support.to_string(),
+            ]
+        })
+        .chain(std::iter::once(vec![
+            "macro".to_string(),
+            String::new(),
+            String::new(),
+            format!("{:.4}", dev_report.macro_f1),
+            dev_report.n.to_string(),
+        ]))
+        .collect();
+    eprintln!(
+        "\ndev scores of epoch {}:\n{}",
+        outcome.best_epoch,
+        stance_eval::render::text_table(&["label", "precision", "recall", "F1", "support"], &rows)
+    );
     let summary = serde_json::json!({
         "train_file": args.train.display().to_string(),
         "dev_file": args.dev.display().to_string(),
@@ -231,6 +262,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "secondary_weight": args.secondary_weight,
         "best_epoch": outcome.best_epoch,
         "best_dev_macro_f1": outcome.best_macro_f1,
+        "best_dev_per_label": dev_report.per_label,
+        "best_dev_confusion": dev_report.confusion,
         "stopped_early": outcome.stopped_early,
         "seconds": started.elapsed().as_secs_f64(),
         "epochs_run": outcome.epochs.iter().map(|e| serde_json::json!({
