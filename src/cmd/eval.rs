@@ -196,8 +196,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
             ),
             ("stance.model".to_string(), verdicts.name.clone()),
             ("stance.model_sha256".to_string(), verdicts.sha256.clone()),
-            ("stance.labels".to_string(), serde_json::to_string(labels.names())?),
-            ("stance.schema_version".to_string(), stance_io::SCHEMA_VERSION.to_string()),
+            (
+                "stance.labels".to_string(),
+                serde_json::to_string(labels.names())?,
+            ),
+            (
+                "stance.schema_version".to_string(),
+                stance_io::SCHEMA_VERSION.to_string(),
+            ),
         ];
         stance_io::write_predictions(&dir.join("predictions.parquet"), &rows, &meta)?;
         if !args.quiet {
