@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use stance_eval::calibration;
 
-use crate::cmd::eval::{load_classifier, write_atomic};
+use crate::cmd::eval::write_atomic;
+use crate::cmd::load_classifier;
 use crate::cmd::train::codebook_labels;
 use crate::progress;
 

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::ValueEnum;
 use stance_eval::{baseline, render, EvalInput, Lexicon};
 use stance_io::{GoldRecord, PredictionRow};
-use stance_model::{Classifier, ClassifierOptions};
+use stance_model::Classifier;
 
 use crate::cmd::train::codebook_labels;
 use crate::progress;
@@ -125,7 +125,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 .model
                 .clone()
                 .unwrap_or_else(crate::cmd::default_model_dir);
-            let classifier = load_classifier(&dir, args.max_tokens, args.batch_size)?;
+            let classifier = crate::cmd::load_classifier(&dir, args.max_tokens, args.batch_size)?;
             model_verdicts(&classifier, &gold, args.quiet)?
         }
     };
@@ -223,30 +223,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-pub fn load_classifier(
-    dir: &std::path::Path,
-    max_tokens: usize,
-    batch_size: usize,
-) -> Result<Classifier> {
-    let classifier = Classifier::load(
-        dir,
-        ClassifierOptions {
-            max_tokens,
-            batch_size,
-        },
-    )
-    .with_context(|| format!("cannot load the model in {}", dir.display()))?;
-    if classifier.labels().names() != stance_io::LABELS {
-        bail!(
-            "{}: the model's labels {:?} are not the codebook's {:?}",
-            dir.display(),
-            classifier.labels().names(),
-            stance_io::LABELS
-        );
-    }
-    Ok(classifier)
 }
 
 /// Runs the classifier over gold texts in chunks, with a progress bar.

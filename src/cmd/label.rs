@@ -5,13 +5,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::ValueEnum;
 use stance_io::{
     Document, InputFormat, LabelledSentence, OutputFormat, OutputMetadata, ReadOptions,
     SentenceWriter,
 };
-use stance_model::{Classifier, ClassifierOptions, Encoded};
+use stance_model::{Classifier, Encoded};
 
 use crate::progress;
 
@@ -123,23 +123,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .model
         .clone()
         .unwrap_or_else(crate::cmd::default_model_dir);
-    let classifier = Classifier::load(
-        &model_dir,
-        ClassifierOptions {
-            max_tokens: args.max_tokens,
-            batch_size: args.batch_size,
-        },
-    )
-    .with_context(|| format!("cannot load the model in {}", model_dir.display()))?;
+    let classifier = crate::cmd::load_classifier(&model_dir, args.max_tokens, args.batch_size)?;
     let labels = classifier.labels().clone();
-    if labels.names() != stance_io::LABELS {
-        bail!(
-            "{}: the model's labels {:?} are not the codebook's {:?}",
-            model_dir.display(),
-            labels.names(),
-            stance_io::LABELS
-        );
-    }
     let format = match args.format {
         Some(OutFormat::Parquet) => OutputFormat::Parquet,
         Some(OutFormat::Jsonl) => OutputFormat::Jsonl,

@@ -7,7 +7,10 @@ pub mod label;
 pub mod summarize;
 pub mod train;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use stance_model::{Classifier, ClassifierOptions};
 
 /// The directory name of the shipped default model under `models/`.
 pub const DEFAULT_MODEL_NAME: &str = "stance-minilm-l6";
@@ -47,4 +50,25 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
                 .downcast_ref::<stance_io::IoError>()
                 .is_some_and(|e| e.is_broken_pipe())
     })
+}
+
+/// Loads a classifier and checks that it predicts the codebook's labels.
+pub fn load_classifier(dir: &Path, max_tokens: usize, batch_size: usize) -> Result<Classifier> {
+    let classifier = Classifier::load(
+        dir,
+        ClassifierOptions {
+            max_tokens,
+            batch_size,
+        },
+    )
+    .with_context(|| format!("cannot load the model in {}", dir.display()))?;
+    if classifier.labels().names() != stance_io::LABELS {
+        bail!(
+            "{}: the model's labels {:?} are not the codebook's {:?}",
+            dir.display(),
+            classifier.labels().names(),
+            stance_io::LABELS
+        );
+    }
+    Ok(classifier)
 }
