@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use stance_eval::calibration;
 
-use crate::cmd::eval::write_atomic;
 use crate::cmd::load_classifier;
 use crate::cmd::train::codebook_labels;
 use crate::progress;
@@ -92,7 +91,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut config: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("{}: invalid JSON", config_path.display()))?;
     config["stance_temperature"] = serde_json::json!(fitted);
-    write_atomic(
+    stance_io::write_file_atomic(
         &config_path,
         (serde_json::to_string_pretty(&config)? + "\n").as_bytes(),
     )?;

@@ -159,7 +159,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
     if let Some(dir) = &args.report {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        write_atomic(
+        stance_io::write_file_atomic(
             &dir.join("report.md"),
             render::markdown(&report, &title).as_bytes(),
         )?;
@@ -167,7 +167,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         metrics["model"] = serde_json::json!(verdicts.name);
         metrics["model_sha256"] = serde_json::json!(verdicts.sha256);
         metrics["gold"] = serde_json::json!(args.gold.display().to_string());
-        write_atomic(
+        stance_io::write_file_atomic(
             &dir.join("metrics.json"),
             (serde_json::to_string_pretty(&metrics)? + "\n").as_bytes(),
         )?;
@@ -250,18 +250,4 @@ pub fn model_verdicts(
         name: classifier.model_dir().name(),
         sha256: classifier.weights_sha256()?,
     })
-}
-
-/// Writes a file through a temporary file renamed into place.
-pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let result = std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("cannot write {}", path.display()))
 }

@@ -55,6 +55,22 @@ pub fn temp_path_for(target: &Path) -> Result<PathBuf, IoError> {
     )))
 }
 
+/// Writes `bytes` to `path` through a temporary file beside it, renamed into
+/// place once synced; the temporary file is listed by [`pending_temp_files`]
+/// while it exists, so an interrupt removes it.
+pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
+    use std::io::Write;
+    let (temp, mut file) = TempFile::create(path)?;
+    let io = |err| IoError::Io {
+        path: path.to_path_buf(),
+        err,
+    };
+    file.write_all(bytes).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    drop(file);
+    temp.commit()
+}
+
 /// A temporary file that becomes `target` on [`TempFile::commit`] and is
 /// removed if dropped before.
 #[derive(Debug)]

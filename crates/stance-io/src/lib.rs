@@ -23,7 +23,7 @@ mod input;
 mod output;
 mod tables;
 
-pub use atomic::{pending_temp_files, remove_pending_temp_files, temp_path_for};
+pub use atomic::{pending_temp_files, remove_pending_temp_files, temp_path_for, write_file_atomic};
 pub use error::IoError;
 pub use gold::{gold_warnings, read_gold, GoldRecord};
 pub use input::{

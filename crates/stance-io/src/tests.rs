@@ -960,3 +960,20 @@ fn broken_pipe_is_distinguishable() {
     assert!(!e.is_broken_pipe());
     assert_eq!(e.path(), Some(Path::new("g.csv")));
 }
+
+#[test]
+fn write_file_atomic_replaces_the_target_and_leaves_no_temp_file() {
+    let _guard = temp_files_shared();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.md");
+    std::fs::write(&path, "old").unwrap();
+    crate::write_file_atomic(&path, b"new").unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["report.md".to_string()]);
+    let missing = dir.path().join("no-such-dir").join("x");
+    assert!(crate::write_file_atomic(&missing, b"x").is_err());
+}

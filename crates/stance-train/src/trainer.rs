@@ -238,10 +238,8 @@ pub fn train(
             name: name.clone(),
         });
     }
-    // Only what the model uses is trained and saved.
-    let used: Vec<(String, Var)> = vars;
     let mut optimizer = AdamW::new(
-        used.iter()
+        vars.iter()
             .map(|(n, v)| {
                 (
                     v.clone(),
@@ -318,7 +316,7 @@ pub fn train(
         let accuracy = stance_eval::accuracy(&gold, &predictions);
         let improved = best.as_ref().is_none_or(|b| f1 > b.1);
         if improved {
-            let current: HashMap<String, Tensor> = used
+            let current: HashMap<String, Tensor> = vars
                 .iter()
                 .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
                 .collect();
