@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 
 use candle_core::{DType, Module, Result, Tensor, D};
-use candle_nn::{Embedding, Linear, VarBuilder};
+use candle_nn::{Embedding, VarBuilder};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 use crate::config::ModelConfig;
@@ -97,8 +97,42 @@ impl LayerNorm {
     }
 }
 
+/// A dense layer, `x · Wᵀ + b`, with `W` stored as (out, in) like PyTorch.
+///
+/// Unlike `candle_nn::Linear`, which multiplies a (batch, seq, in) input as
+/// `batch` small matrices of `seq` rows, this folds every leading dimension
+/// into the rows of one matrix product: one large GEMM per layer instead of
+/// one per sentence, which is what keeps the matmul kernel busy.
+#[derive(Debug, Clone)]
+pub struct Linear {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl Linear {
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
+    pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        let dims = xs.dims();
+        let in_dim = *dims
+            .last()
+            .expect("linear input has at least one dimension");
+        let rows = xs.elem_count() / in_dim.max(1);
+        let flat = xs.reshape((rows, in_dim))?;
+        let out = flat.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?;
+        let mut out_dims = dims.to_vec();
+        *out_dims.last_mut().expect("non-empty dims") = self.weight.dim(0)?;
+        out.reshape(out_dims)
+    }
+}
+
 fn linear(in_dim: usize, out_dim: usize, vb: VarBuilder) -> Result<Linear> {
-    candle_nn::linear(in_dim, out_dim, vb)
+    Ok(Linear {
+        weight: vb.get((out_dim, in_dim), "weight")?,
+        bias: vb.get(out_dim, "bias")?,
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -232,7 +266,7 @@ impl Layer {
         let attended = self.attention.forward(xs, mask_bias, mode)?;
         let inner = self.intermediate.forward(&attended)?;
         let inner = match self.activation.as_str() {
-            "gelu" => inner.gelu_erf()?,
+            "gelu" => crate::kernels::gelu_erf(&inner)?,
             "relu" => inner.relu()?,
             _ => inner.gelu()?,
         };

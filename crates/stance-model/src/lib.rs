@@ -14,6 +14,7 @@ mod config;
 mod dir;
 mod error;
 pub mod init;
+mod kernels;
 mod predict;
 pub mod testing;
 mod tokenize;
