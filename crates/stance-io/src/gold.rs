@@ -8,7 +8,8 @@ use polars::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::input::{
-    column_as_strings, csv_error, csv_reader, decode, json_type, jsonl_objects, missing_column,
+    check_last_record_quotes, column_as_strings, csv_error, csv_reader, decode, json_type,
+    jsonl_objects, missing_column,
     parquet_column_names,
 };
 use crate::{InputFormat, IoError};
@@ -167,8 +168,10 @@ fn gold_csv(text: &str, path: &Path) -> Result<Vec<RawGold>, IoError> {
     let doc_idx = find("doc_id");
     let source_idx = find("source");
     let mut out = Vec::new();
+    let mut last = None;
     for record in reader.records() {
         let record = record.map_err(|e| csv_error(path, e))?;
+        last = record.position().cloned();
         let line = record.position().map_or(0, |p| p.line() as usize);
         let get = |i: Option<usize>| i.and_then(|i| record.get(i)).map(str::to_string);
         out.push(RawGold {
@@ -180,6 +183,7 @@ fn gold_csv(text: &str, path: &Path) -> Result<Vec<RawGold>, IoError> {
             source: get(source_idx),
         });
     }
+    check_last_record_quotes(text, last, path)?;
     Ok(out)
 }
 

@@ -458,6 +458,53 @@ pub(crate) fn csv_reader<'a>(
     Ok((reader, header))
 }
 
+/// The `csv` crate reads a quote that never closes as a field running to the
+/// end of the file, silently swallowing every later row into one text. Only
+/// the last record can be such a field, so this scans it (from `start`, its
+/// byte offset) and reports a quote left open as an error on its line.
+pub(crate) fn check_last_record_quotes(
+    text: &str,
+    last: Option<csv::Position>,
+    path: &Path,
+) -> Result<(), IoError> {
+    let Some(position) = last else {
+        return Ok(());
+    };
+    let rest = text.as_bytes().get(position.byte() as usize..).unwrap_or_default();
+    let mut in_quotes = false;
+    let mut field_start = true;
+    let mut i = 0;
+    while i < rest.len() {
+        let b = rest[i];
+        if in_quotes {
+            if b == b'"' {
+                if rest.get(i + 1) == Some(&b'"') {
+                    i += 1;
+                } else {
+                    in_quotes = false;
+                }
+            }
+        } else if field_start && b == b'"' {
+            in_quotes = true;
+        } else if b == b'\n' {
+            // The record ended; anything after it would have been another record.
+            return Ok(());
+        }
+        field_start = !in_quotes && b == b',';
+        i += 1;
+    }
+    if in_quotes {
+        return Err(IoError::MalformedCsv {
+            path: path.to_path_buf(),
+            line: Some(position.line() as usize),
+            err: "a quoted field opened on this line is never closed (it runs to the end of \
+                  the file)"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
 pub(crate) fn missing_column(path: &Path, column: &str, columns: &[String]) -> IoError {
     IoError::MissingColumn {
         path: path.to_path_buf(),
@@ -601,8 +648,10 @@ impl Ctx<'_> {
             None => None,
         };
         let mut docs = Vec::new();
+        let mut last = None;
         for record in reader.records() {
             let record = record.map_err(|e| csv_error(self.path, e))?;
+            last = record.position().cloned();
             let line = record.position().map_or(0, |p| p.line() as usize);
             let text = record.get(text_idx).unwrap_or_default().to_string();
             let doc_id = match id_idx.and_then(|i| record.get(i)) {
@@ -615,6 +664,7 @@ impl Ctx<'_> {
                 text,
             });
         }
+        check_last_record_quotes(text, last, self.path)?;
         Ok(docs)
     }
 

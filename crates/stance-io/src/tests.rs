@@ -328,6 +328,40 @@ fn csv_ragged_row_names_line() {
     );
 }
 
+#[test]
+fn csv_quote_that_never_closes_is_an_error_on_its_line() {
+    let dir = TempDir::new().unwrap();
+    let path = write(
+        dir.path(),
+        "q.csv",
+        "id,text\na,fine\nb,\"This quote never ends.\nc,Ready for dialogue.\n",
+    );
+    let msg = err_string(read_one(&path, &ReadOptions::default()));
+    assert!(
+        msg.starts_with(&format!("{}:3: malformed CSV: a quoted field", path.display())),
+        "{msg}"
+    );
+    let gold = write(dir.path(), "g.csv", "label,text\nother,\"never closed\n");
+    let msg = err_string(read_gold(&gold, &LABELS));
+    assert!(msg.contains("g.csv:2: malformed CSV: a quoted field"), "{msg}");
+
+    // Quotes inside unquoted fields, escaped quotes and quoted newlines in
+    // the last record are fine.
+    for (i, body) in [
+        "id,text\na,a 5\" screen\n",
+        "id,text\na,\"He said \"\"no\"\".\"\n",
+        "id,text\na,\"two\nlines\"",
+        "id,text\n\"a\",\"x\"\"\"\n",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let path = write(dir.path(), &format!("ok{i}.csv"), body);
+        let docs = read_one(&path, &ReadOptions::default()).unwrap();
+        assert_eq!(docs.len(), 1, "{body:?}");
+    }
+}
+
 // ---------------------------------------------------------------- Parquet input
 
 #[test]

@@ -27,7 +27,7 @@ pub use dir::{
 };
 pub use error::ModelError;
 pub use predict::{softmax, Classifier, ClassifierOptions, Prediction};
-pub use tokenize::{Batch, Encoded, SentenceTokenizer};
+pub use tokenize::{prefix_to_tokenize, Batch, Encoded, SentenceTokenizer};
 
 /// Re-exported so that callers name devices and dtypes without depending on candle.
 pub use candle_core::{DType, Device};

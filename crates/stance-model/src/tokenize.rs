@@ -64,14 +64,18 @@ impl SentenceTokenizer {
     }
 
     /// Token ids with special tokens, cut to `max_tokens` keeping the final `[SEP]`.
+    ///
+    /// Only a prefix of a very long text is tokenised (see [`prefix_to_tokenize`]),
+    /// so a 10 MB sentence costs no more memory than a 16 KB one.
     pub fn encode(&self, text: &str) -> Result<Encoded, ModelError> {
+        let prefix = prefix_to_tokenize(text, self.max_tokens);
         let encoding = self
             .tokenizer
-            .encode(text, true)
+            .encode(prefix, true)
             .map_err(|e| ModelError::Encode(e.to_string()))?;
         let mut ids = encoding.get_ids().to_vec();
-        let truncated = ids.len() > self.max_tokens;
-        if truncated {
+        let truncated = ids.len() > self.max_tokens || prefix.len() < text.len();
+        if ids.len() > self.max_tokens {
             let last = *ids.last().expect("non-empty when longer than max");
             ids.truncate(self.max_tokens);
             if Some(last) == self.sep_id {
@@ -84,6 +88,31 @@ impl SentenceTokenizer {
     /// Pads the sequences to the longest one and builds the model's inputs.
     pub fn batch(&self, sequences: &[&[u32]], device: &Device) -> Result<Batch, ModelError> {
         Batch::new(sequences, self.pad_id, device)
+    }
+}
+
+/// Bytes of text tokenised per allowed token. WordPiece tokens of real text
+/// average under 6 bytes, so a prefix this long yields more tokens than are
+/// kept unless the text is mostly whitespace or giant words.
+const PREFIX_BYTES_PER_TOKEN: usize = 128;
+
+/// The part of `text` worth tokenising when at most `max_tokens` are kept:
+/// all of it when short, else a prefix of `max_tokens * 128` bytes cut back
+/// to the last whitespace, so that no word is split and the kept tokens are
+/// the ones the whole text would give.
+pub fn prefix_to_tokenize(text: &str, max_tokens: usize) -> &str {
+    let budget = max_tokens.saturating_mul(PREFIX_BYTES_PER_TOKEN);
+    if text.len() <= budget {
+        return text;
+    }
+    let mut end = budget;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let head = &text[..end];
+    match head.rfind(char::is_whitespace) {
+        Some(space) if space > 0 => &head[..space],
+        _ => head,
     }
 }
 

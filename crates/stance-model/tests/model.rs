@@ -214,3 +214,34 @@ fn f16_storage_stays_close_to_f32() {
         }
     }
 }
+
+#[test]
+fn a_huge_sentence_is_tokenised_from_a_prefix_with_the_same_kept_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_model(dir.path(), Some(&labels()), 7).unwrap();
+    let tokenizer = stance_model::SentenceTokenizer::from_file(
+        &dir.path().join("tokenizer.json"),
+        128,
+        stance_model::testing::tiny_config().vocab_size,
+    )
+    .unwrap();
+    // 2 MB: far past the prefix budget (128 tokens × 128 bytes).
+    let huge = "we condemn the attack and reaffirm our commitment ".repeat(40_000);
+    let prefix = stance_model::prefix_to_tokenize(&huge, 128);
+    assert!(prefix.len() <= 128 * 128 && prefix.len() > 10_000);
+    assert!(huge[prefix.len()..].starts_with(char::is_whitespace), "cut inside a word");
+
+    let cut = tokenizer.encode(&huge).unwrap();
+    assert!(cut.truncated);
+    assert_eq!(cut.ids.len(), 128);
+    let short = "we condemn the attack and reaffirm our commitment ".repeat(40);
+    let reference = tokenizer.encode(&short).unwrap();
+    assert!(reference.truncated);
+    assert_eq!(cut.ids, reference.ids);
+
+    // One giant word with no whitespace is cut on a character boundary.
+    let word = "é".repeat(1_000_000);
+    let encoded = tokenizer.encode(&word).unwrap();
+    assert!(encoded.truncated);
+    assert!(stance_model::prefix_to_tokenize(&word, 128).len() <= 128 * 128);
+}
