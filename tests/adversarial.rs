@@ -128,7 +128,9 @@ const CASES: &[Case] = &[
     Case {
         file: "unterminated-quote.csv",
         args: &[],
-        expect: Expect::Error(&[":2: malformed CSV: a quoted field opened on this line is never closed"]),
+        expect: Expect::Error(&[
+            ":2: malformed CSV: a quoted field opened on this line is never closed",
+        ]),
     },
 ];
 
@@ -149,7 +151,12 @@ const PREVIOUS: &[u8] = b"previous output, kept on failure";
 
 /// Labels `inputs` into `dir/out.parquet`, over a previous output, and checks
 /// what the run left: on failure the previous output and no temporary file.
-fn label_over_previous(model: &Path, dir: &Path, inputs: &[&Path], args: &[&str]) -> (Ran, PathBuf) {
+fn label_over_previous(
+    model: &Path,
+    dir: &Path,
+    inputs: &[&Path],
+    args: &[&str],
+) -> (Ran, PathBuf) {
     let out = dir.join("out.parquet");
     fs::write(&out, PREVIOUS).unwrap();
     let ran = label_to(model, inputs, &out, args).no_panic();
@@ -159,7 +166,11 @@ fn label_over_previous(model: &Path, dir: &Path, inputs: &[&Path], args: &[&str]
         ran.code,
         ran.stderr
     );
-    assert_eq!(temp_files(dir), Vec::<String>::new(), "temporary files left behind");
+    assert_eq!(
+        temp_files(dir),
+        Vec::<String>::new(),
+        "temporary files left behind"
+    );
     if ran.code == Some(2) {
         assert_eq!(fs::read(&out).unwrap(), PREVIOUS, "previous output changed");
     }
@@ -171,8 +182,16 @@ fn check_success(out: &Path, documents: &BTreeMap<String, String>) -> Vec<Row> {
     let rows = labelled_rows(out);
     check_rows(&rows, documents);
     for r in &rows {
-        assert!(!r.text.contains('\r'), "line end inside a sentence: {:?}", r.text);
-        assert!(!r.text.starts_with('\u{feff}'), "byte-order mark kept: {:?}", r.text);
+        assert!(
+            !r.text.contains('\r'),
+            "line end inside a sentence: {:?}",
+            r.text
+        );
+        assert!(
+            !r.text.starts_with('\u{feff}'),
+            "byte-order mark kept: {:?}",
+            r.text
+        );
         assert_eq!(r.text.trim(), r.text, "untrimmed sentence: {:?}", r.text);
     }
     rows
@@ -191,7 +210,10 @@ fn every_fixture_gives_correct_rows_or_a_clear_error() {
     let mut covered: Vec<String> = CASES.iter().map(|c| c.file.to_string()).collect();
     covered.sort();
     covered.dedup();
-    assert_eq!(listed, covered, "every fixture has a case, every case a fixture");
+    assert_eq!(
+        listed, covered,
+        "every fixture has a case, every case a fixture"
+    );
 
     for case in CASES {
         let path = adversarial(case.file);
@@ -207,11 +229,24 @@ fn every_fixture_gives_correct_rows_or_a_clear_error() {
             }
             Expect::Error(fragments) => {
                 assert_eq!(ran.code, Some(2), "{context}: {}", ran.stderr);
-                assert!(ran.stderr.contains(case.file), "{context}: file not named: {}", ran.stderr);
+                assert!(
+                    ran.stderr.contains(case.file),
+                    "{context}: file not named: {}",
+                    ran.stderr
+                );
                 for fragment in fragments {
-                    assert!(ran.stderr.contains(fragment), "{context}: lacks {fragment:?}: {}", ran.stderr);
+                    assert!(
+                        ran.stderr.contains(fragment),
+                        "{context}: lacks {fragment:?}: {}",
+                        ran.stderr
+                    );
                 }
-                assert_eq!(ran.stderr.lines().count(), 1, "{context}: one line: {}", ran.stderr);
+                assert_eq!(
+                    ran.stderr.lines().count(),
+                    1,
+                    "{context}: one line: {}",
+                    ran.stderr
+                );
             }
         }
     }
@@ -221,9 +256,15 @@ fn every_fixture_gives_correct_rows_or_a_clear_error() {
 fn the_whole_set_with_skip_errors_labels_the_good_files_and_lists_the_bad() {
     let dir = tempfile::tempdir().unwrap();
     let model = tiny_model(dir.path());
-    let (ran, out) = label_over_previous(&model, dir.path(), &[&adversarial("")], &["--skip-errors"]);
+    let (ran, out) =
+        label_over_previous(&model, dir.path(), &[&adversarial("")], &["--skip-errors"]);
     assert_eq!(ran.code, Some(0), "{}", ran.stderr);
-    for bad in ["binary.txt", "invalid-utf8.txt", "malformed-middle.jsonl", "unterminated-quote.csv"] {
+    for bad in [
+        "binary.txt",
+        "invalid-utf8.txt",
+        "malformed-middle.jsonl",
+        "unterminated-quote.csv",
+    ] {
         assert!(ran.stderr.contains(bad), "{bad} not listed: {}", ran.stderr);
     }
     let rows = labelled_rows(&out);
@@ -242,7 +283,9 @@ fn the_whole_set_with_skip_errors_labels_the_good_files_and_lists_the_bad() {
 fn a_ten_megabyte_line_without_punctuation_is_one_truncated_sentence() {
     let dir = tempfile::tempdir().unwrap();
     let model = tiny_model(dir.path());
-    let words = ["we", "condemn", "the", "attack", "and", "ready", "for", "dialogue"];
+    let words = [
+        "we", "condemn", "the", "attack", "and", "ready", "for", "dialogue",
+    ];
     let mut line = String::with_capacity(10_500_000);
     let mut i = 0usize;
     while line.len() < 10_000_000 {
@@ -257,7 +300,11 @@ fn a_ten_megabyte_line_without_punctuation_is_one_truncated_sentence() {
     args.push(&"--max-tokens");
     args.push(&"64");
     let ran = run(&args).ok();
-    assert!(ran.stderr.contains("1 truncated to 64 tokens"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("1 truncated to 64 tokens"),
+        "{}",
+        ran.stderr
+    );
     let rows = jsonl_rows(&read_text(&out));
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].text.len(), line.trim_end().len());
@@ -267,7 +314,12 @@ fn a_ten_megabyte_line_without_punctuation_is_one_truncated_sentence() {
 fn a_hundred_thousand_character_sentence_and_a_giant_word() {
     let dir = tempfile::tempdir().unwrap();
     let model = tiny_model(dir.path());
-    let sentence = format!("{}.", "The ministers condemned the attack ".repeat(2_858).trim_end());
+    let sentence = format!(
+        "{}.",
+        "The ministers condemned the attack "
+            .repeat(2_858)
+            .trim_end()
+    );
     assert!(sentence.chars().count() >= 100_000);
     let word = "x".repeat(100_000);
     let path = dir.path().join("long.txt");
@@ -275,7 +327,10 @@ fn a_hundred_thousand_character_sentence_and_a_giant_word() {
     let (ran, out) = label_over_previous(&model, dir.path(), &[&path], &[]);
     assert_eq!(ran.code, Some(0), "{}", ran.stderr);
     let rows = check_success(&out, &documents_of(&path, false));
-    assert_eq!(texts(&rows), vec![sentence.as_str(), word.as_str(), "Short one."]);
+    assert_eq!(
+        texts(&rows),
+        vec![sentence.as_str(), word.as_str(), "Short one."]
+    );
 }
 
 #[test]
@@ -288,7 +343,11 @@ fn a_deep_directory_tree_and_a_symlink_loop() {
         deep.push(format!("level{level}"));
     }
     fs::create_dir_all(&deep).unwrap();
-    fs::write(deep.join("doc.txt"), "A sentence at the bottom. Another one.").unwrap();
+    fs::write(
+        deep.join("doc.txt"),
+        "A sentence at the bottom. Another one.",
+    )
+    .unwrap();
     fs::write(root.join("top.txt"), "A sentence at the top.").unwrap();
     #[cfg(unix)]
     {
@@ -300,10 +359,17 @@ fn a_deep_directory_tree_and_a_symlink_loop() {
     let rows = labelled_rows(&out);
     let deep_id = format!(
         "{}/doc",
-        (0..100).map(|l| format!("level{l}")).collect::<Vec<_>>().join("/")
+        (0..100)
+            .map(|l| format!("level{l}"))
+            .collect::<Vec<_>>()
+            .join("/")
     );
     let ids: Vec<&str> = rows.iter().map(|r| r.doc_id.as_str()).collect();
-    assert_eq!(ids, vec![deep_id.as_str(), deep_id.as_str(), "top"], "each file once");
+    assert_eq!(
+        ids,
+        vec![deep_id.as_str(), deep_id.as_str(), "top"],
+        "each file once"
+    );
 }
 
 #[test]
@@ -319,22 +385,33 @@ fn parquet_with_a_mistyped_or_damaged_text_column() {
     let (ran, _) = label_over_previous(&model, dir.path(), &[&numbers], &[]);
     assert_eq!(ran.code, Some(2), "{}", ran.stderr);
     for needle in ["numbers.parquet", "\"text\"", "f64"] {
-        assert!(ran.stderr.contains(needle), "lacks {needle:?}: {}", ran.stderr);
+        assert!(
+            ran.stderr.contains(needle),
+            "lacks {needle:?}: {}",
+            ran.stderr
+        );
     }
 
     let lists = dir.path().join("lists.parquet");
     let inner = Series::new("x".into(), ["one", "two"]);
-    let mut df = DataFrame::new(1, vec![
-        Column::new("id".into(), ["a"]),
-        Column::new("text".into(), [inner]),
-    ])
+    let mut df = DataFrame::new(
+        1,
+        vec![
+            Column::new("id".into(), ["a"]),
+            Column::new("text".into(), [inner]),
+        ],
+    )
     .unwrap();
     ParquetWriter::new(fs::File::create(&lists).unwrap())
         .finish(&mut df)
         .unwrap();
     let (ran, _) = label_over_previous(&model, dir.path(), &[&lists], &[]);
     assert_eq!(ran.code, Some(2), "{}", ran.stderr);
-    assert!(ran.stderr.contains("lists.parquet") && ran.stderr.contains("\"text\""), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("lists.parquet") && ran.stderr.contains("\"text\""),
+        "{}",
+        ran.stderr
+    );
 
     // A file cut short and a file that is not Parquet at all.
     let good = dir.path().join("good.parquet");

@@ -9,8 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::input::{
     check_last_record_quotes, column_as_strings, csv_error, csv_reader, decode, json_type,
-    jsonl_objects, missing_column,
-    parquet_column_names,
+    jsonl_objects, missing_column, parquet_column_names,
 };
 use crate::{InputFormat, IoError};
 

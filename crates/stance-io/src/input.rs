@@ -285,24 +285,27 @@ pub fn resolve_format(file: &InputFile, opts: &ReadOptions) -> Result<InputForma
 /// so a caller can stream over [`discover`]'s output file by file.
 pub fn read_documents(file: &InputFile, opts: &ReadOptions) -> Result<Vec<Document>, IoError> {
     let format = resolve_format(file, opts)?;
-    let shown = file.display_path();
-    let ctx = Ctx {
-        path: &shown,
-        source: file.source(),
-        file_id: file.file_id(),
-        opts,
-    };
-    if format == InputFormat::Parquet {
-        return if file.is_stdin {
-            ctx.parquet(ParquetReader::new(Cursor::new(read_bytes(file)?)))
-        } else {
-            let f = fs::File::open(&file.path).map_err(|e| IoError::io(&file.path, e))?;
-            ctx.parquet(ParquetReader::new(f))
-        };
+    if format == InputFormat::Parquet && !file.is_stdin {
+        let shown = file.display_path();
+        let f = fs::File::open(&file.path).map_err(|e| IoError::io(&file.path, e))?;
+        return Ctx::new(file, &shown, opts).parquet(ParquetReader::new(f));
     }
-    let bytes = read_bytes(file)?;
+    parse_documents(file, format, read_bytes(file)?, opts)
+}
+
+/// Parses the contents of `file` (given as `bytes`, e.g. by a fuzzer or a
+/// caller that already holds them) as `format`: the same documents and errors
+/// as [`read_documents`], with nothing read from disk.
+pub fn parse_documents(
+    file: &InputFile,
+    format: InputFormat,
+    bytes: Vec<u8>,
+    opts: &ReadOptions,
+) -> Result<Vec<Document>, IoError> {
+    let shown = file.display_path();
+    let ctx = Ctx::new(file, &shown, opts);
     match format {
-        InputFormat::Parquet => unreachable!("handled above"),
+        InputFormat::Parquet => ctx.parquet(ParquetReader::new(Cursor::new(bytes))),
         InputFormat::Text => {
             let text = decode(bytes, &shown, opts.lossy)?;
             Ok(vec![Document {
@@ -470,7 +473,10 @@ pub(crate) fn check_last_record_quotes(
     let Some(position) = last else {
         return Ok(());
     };
-    let rest = text.as_bytes().get(position.byte() as usize..).unwrap_or_default();
+    let rest = text
+        .as_bytes()
+        .get(position.byte() as usize..)
+        .unwrap_or_default();
     let mut in_quotes = false;
     let mut field_start = true;
     let mut i = 0;
@@ -564,7 +570,16 @@ struct Ctx<'a> {
     opts: &'a ReadOptions,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    fn new(file: &InputFile, shown: &'a Path, opts: &'a ReadOptions) -> Self {
+        Ctx {
+            path: shown,
+            source: file.source(),
+            file_id: file.file_id(),
+            opts,
+        }
+    }
+
     fn fallback_id(&self, line: usize) -> String {
         format!("{}:{}", self.file_id, line)
     }

@@ -27,8 +27,8 @@ pub use atomic::{pending_temp_files, remove_pending_temp_files, temp_path_for, w
 pub use error::IoError;
 pub use gold::{gold_warnings, read_gold, GoldRecord};
 pub use input::{
-    discover, read_documents, resolve_format, Document, InputFile, InputFormat, ReadOptions,
-    KNOWN_EXTENSIONS,
+    discover, parse_documents, read_documents, resolve_format, Document, InputFile, InputFormat,
+    ReadOptions, KNOWN_EXTENSIONS,
 };
 pub use output::{
     label_dtype, output_schema, read_labelled, read_parquet_metadata, sentences_to_dataframe,

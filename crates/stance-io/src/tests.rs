@@ -338,12 +338,18 @@ fn csv_quote_that_never_closes_is_an_error_on_its_line() {
     );
     let msg = err_string(read_one(&path, &ReadOptions::default()));
     assert!(
-        msg.starts_with(&format!("{}:3: malformed CSV: a quoted field", path.display())),
+        msg.starts_with(&format!(
+            "{}:3: malformed CSV: a quoted field",
+            path.display()
+        )),
         "{msg}"
     );
     let gold = write(dir.path(), "g.csv", "label,text\nother,\"never closed\n");
     let msg = err_string(read_gold(&gold, &LABELS));
-    assert!(msg.contains("g.csv:2: malformed CSV: a quoted field"), "{msg}");
+    assert!(
+        msg.contains("g.csv:2: malformed CSV: a quoted field"),
+        "{msg}"
+    );
 
     // Quotes inside unquoted fields, escaped quotes and quoted newlines in
     // the last record are fine.

@@ -229,7 +229,10 @@ fn a_huge_sentence_is_tokenised_from_a_prefix_with_the_same_kept_tokens() {
     let huge = "we condemn the attack and reaffirm our commitment ".repeat(40_000);
     let prefix = stance_model::prefix_to_tokenize(&huge, 128);
     assert!(prefix.len() <= 128 * 128 && prefix.len() > 10_000);
-    assert!(huge[prefix.len()..].starts_with(char::is_whitespace), "cut inside a word");
+    assert!(
+        huge[prefix.len()..].starts_with(char::is_whitespace),
+        "cut inside a word"
+    );
 
     let cut = tokenizer.encode(&huge).unwrap();
     assert!(cut.truncated);
