@@ -31,6 +31,11 @@ pub struct Args {
     #[arg(long, default_value_t = 128)]
     pub max_tokens: usize,
     /// Compute threads (default: all cores).
+    /// Arithmetic of the encoder's dense layers: `auto` is int8 on CPUs with
+    /// AVX-512 VNNI (about 2x faster; labels agree with f32 on over 99% of
+    /// sentences), else f32; `f32` reproduces PyTorch's logits.
+    #[arg(long, value_enum, default_value_t = crate::cmd::PrecisionArg::Auto)]
+    pub precision: crate::cmd::PrecisionArg,
     #[arg(long)]
     pub threads: Option<usize>,
     #[arg(long, short)]
@@ -38,7 +43,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    crate::cmd::set_threads(args.threads);
+    let workers = crate::cmd::set_inference_threads(args.threads);
     let labels = codebook_labels();
     let names: Vec<&str> = labels.names().iter().map(String::as_str).collect();
     let gold = stance_io::read_gold(&args.dev, &names)?;
@@ -49,7 +54,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .model
         .clone()
         .unwrap_or_else(crate::cmd::default_model_dir);
-    let classifier = load_classifier(&dir, args.max_tokens, 32)?;
+    let classifier = load_classifier(&dir, args.max_tokens, 32, args.precision, workers)?;
     let gold_index: Vec<usize> = gold
         .iter()
         .map(|g| labels.index_of(&g.label).expect("checked"))

@@ -11,7 +11,7 @@ use stance_io::{
     Document, InputFormat, LabelledSentence, OutputFormat, OutputMetadata, ReadOptions,
     SentenceWriter,
 };
-use stance_model::{Classifier, Encoded};
+use stance_model::Classifier;
 
 use crate::progress;
 
@@ -66,6 +66,11 @@ pub struct Args {
     /// Sentences per forward pass; sentences of similar length are batched together.
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
+    /// Arithmetic of the encoder's dense layers: `auto` is int8 on CPUs with
+    /// AVX-512 VNNI (about 2x faster; labels agree with f32 on over 99% of
+    /// sentences), else f32; `f32` reproduces PyTorch's logits.
+    #[arg(long, value_enum, default_value_t = crate::cmd::PrecisionArg::Auto)]
+    pub precision: crate::cmd::PrecisionArg,
     /// Compute threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -105,7 +110,6 @@ struct Pending {
     char_start: u64,
     char_end: u64,
     text: String,
-    encoded: Encoded,
 }
 
 #[derive(Default)]
@@ -117,13 +121,19 @@ struct Tally {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    crate::cmd::set_threads(args.threads);
+    let workers = crate::cmd::set_inference_threads(args.threads);
     let started = Instant::now();
     let model_dir = args
         .model
         .clone()
         .unwrap_or_else(crate::cmd::default_model_dir);
-    let classifier = crate::cmd::load_classifier(&model_dir, args.max_tokens, args.batch_size)?;
+    let classifier = crate::cmd::load_classifier(
+        &model_dir,
+        args.max_tokens,
+        args.batch_size,
+        args.precision,
+        workers,
+    )?;
     let labels = classifier.labels().clone();
     let format = match args.format {
         Some(OutFormat::Parquet) => OutputFormat::Parquet,
@@ -149,6 +159,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         model_name: classifier.model_dir().name(),
         model_sha256: classifier.weights_sha256()?,
         labels: labels.names().to_vec(),
+        precision: classifier.precision().name().to_string(),
     };
     let mut writer =
         SentenceWriter::new((!to_stdout).then(|| args.output.clone()), format, metadata)?;
@@ -175,7 +186,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let doc_index = documents.len();
             for s in stance_segment::segment(&doc.text) {
                 let text = s.text(&doc.text).to_string();
-                let encoded = classifier.tokenize(&text)?;
                 pending.push(Pending {
                     doc: doc_index,
                     paragraph: s.paragraph as u32,
@@ -183,7 +193,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     char_start: s.char_start as u64,
                     char_end: s.char_end as u64,
                     text,
-                    encoded,
                 });
             }
             documents.push(Document {
@@ -254,11 +263,8 @@ fn flush(
         documents.clear();
         return Ok(());
     }
-    let encoded: Vec<Encoded> = pending
-        .iter_mut()
-        .map(|p| std::mem::take(&mut p.encoded))
-        .collect();
-    let predictions = classifier.predict_encoded(&encoded)?;
+    let texts: Vec<&str> = pending.iter().map(|p| p.text.as_str()).collect();
+    let predictions = classifier.predict(&texts)?;
     let labels = classifier.labels();
     let rows: Vec<LabelledSentence> = pending
         .drain(..)

@@ -10,7 +10,7 @@ pub mod train;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use stance_model::{Classifier, ClassifierOptions};
+use stance_model::{Classifier, ClassifierOptions, Precision};
 
 /// The directory name of the shipped default model under `models/`.
 pub const DEFAULT_MODEL_NAME: &str = "stance-minilm-l6";
@@ -32,6 +32,18 @@ pub fn default_model_dir() -> PathBuf {
 }
 
 /// Sets the number of compute threads before any model code runs.
+/// For labelling: `threads` workers (default: every core), each running whole
+/// batches with single-threaded operations. Returns the worker count.
+pub fn set_inference_threads(threads: Option<usize>) -> usize {
+    let workers = threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    // Read by candle's operations (at each call) and by rayon's pool when it starts.
+    std::env::set_var("RAYON_NUM_THREADS", "1");
+    std::env::set_var("CANDLE_NUM_THREADS", "1");
+    workers
+}
+
 pub fn set_threads(threads: Option<usize>) {
     if let Some(n) = threads {
         let n = n.max(1);
@@ -52,13 +64,43 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
+/// `--precision`: the arithmetic of the encoder's dense layers.
+#[derive(Clone, Copy, Debug, Default, clap::ValueEnum)]
+pub enum PrecisionArg {
+    /// int8 where the CPU has AVX-512 VNNI, else f32.
+    #[default]
+    Auto,
+    /// int8 weights and activations: fastest, labels agree with f32 on nearly every sentence.
+    Int8,
+    /// f32 throughout: PyTorch's logits within 1e-4.
+    F32,
+}
+
+impl PrecisionArg {
+    pub fn resolve(self) -> Precision {
+        match self {
+            PrecisionArg::Auto => Precision::fastest(),
+            PrecisionArg::Int8 => Precision::Int8,
+            PrecisionArg::F32 => Precision::F32,
+        }
+    }
+}
+
 /// Loads a classifier and checks that it predicts the codebook's labels.
-pub fn load_classifier(dir: &Path, max_tokens: usize, batch_size: usize) -> Result<Classifier> {
+pub fn load_classifier(
+    dir: &Path,
+    max_tokens: usize,
+    batch_size: usize,
+    precision: PrecisionArg,
+    workers: usize,
+) -> Result<Classifier> {
     let classifier = Classifier::load(
         dir,
         ClassifierOptions {
             max_tokens,
             batch_size,
+            precision: precision.resolve(),
+            workers,
         },
     )
     .with_context(|| format!("cannot load the model in {}", dir.display()))?;

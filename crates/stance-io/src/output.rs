@@ -44,6 +44,7 @@ pub const META_MODEL: &str = "stance.model";
 pub const META_MODEL_SHA256: &str = "stance.model_sha256";
 pub const META_LABELS: &str = "stance.labels";
 pub const META_SCHEMA_VERSION: &str = "stance.schema_version";
+pub const META_PRECISION: &str = "stance.precision";
 
 /// Rows buffered before a Parquet row group is written.
 const ROW_GROUP_ROWS: usize = 64 * 1024;
@@ -75,12 +76,14 @@ pub struct OutputMetadata {
     pub model_name: String,
     pub model_sha256: String,
     pub labels: Vec<String>,
+    /// Arithmetic of the model's dense layers: `f32` or `int8`.
+    pub precision: String,
 }
 
 impl OutputMetadata {
     /// The key-value pairs written to Parquet files: `stance.version`,
-    /// `stance.model`, `stance.model_sha256`, `stance.labels` (a JSON array)
-    /// and `stance.schema_version`.
+    /// `stance.model`, `stance.model_sha256`, `stance.labels` (a JSON array),
+    /// `stance.schema_version` and `stance.precision`.
     pub fn key_values(&self) -> Vec<(String, String)> {
         let labels = serde_json::to_string(&self.labels).unwrap_or_else(|_| "[]".to_string());
         vec![
@@ -89,6 +92,7 @@ impl OutputMetadata {
             (META_MODEL_SHA256.to_string(), self.model_sha256.clone()),
             (META_LABELS.to_string(), labels),
             (META_SCHEMA_VERSION.to_string(), SCHEMA_VERSION.to_string()),
+            (META_PRECISION.to_string(), self.precision.clone()),
         ]
     }
 }

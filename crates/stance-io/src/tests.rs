@@ -61,6 +61,7 @@ fn metadata() -> OutputMetadata {
         model_name: "stance-base".into(),
         model_sha256: "ab".repeat(32),
         labels: LABELS.iter().map(|s| s.to_string()).collect(),
+        precision: "f32".into(),
     }
 }
 

@@ -10,6 +10,7 @@ use candle_nn::{Embedding, VarBuilder};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 use crate::config::ModelConfig;
+use crate::quant::Int8Linear;
 
 /// Whether a forward pass trains (dropout on, every op differentiable) or
 /// infers (dropout off, fused kernels).
@@ -103,10 +104,14 @@ impl LayerNorm {
 /// `batch` small matrices of `seq` rows, this folds every leading dimension
 /// into the rows of one matrix product: one large GEMM per layer instead of
 /// one per sentence, which is what keeps the matmul kernel busy.
+///
+/// After [`Linear::quantize_int8`] it runs the int8 kernel of [`crate::quant`]
+/// instead (inference only: the int8 op has no gradient).
 #[derive(Debug, Clone)]
 pub struct Linear {
     weight: Tensor,
     bias: Tensor,
+    int8: Option<Int8Linear>,
 }
 
 impl Linear {
@@ -114,7 +119,15 @@ impl Linear {
         &self.weight
     }
 
+    pub fn quantize_int8(&mut self) -> Result<()> {
+        self.int8 = Some(Int8Linear::new(&self.weight, &self.bias)?);
+        Ok(())
+    }
+
     pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        if let Some(int8) = &self.int8 {
+            return int8.forward(xs);
+        }
         let dims = xs.dims();
         let in_dim = *dims
             .last()
@@ -132,6 +145,7 @@ fn linear(in_dim: usize, out_dim: usize, vb: VarBuilder) -> Result<Linear> {
     Ok(Linear {
         weight: vb.get((out_dim, in_dim), "weight")?,
         bias: vb.get(out_dim, "bias")?,
+        int8: None,
     })
 }
 
@@ -212,6 +226,13 @@ impl Attention {
         })
     }
 
+    fn quantize_int8(&mut self) -> Result<()> {
+        for linear in [&mut self.query, &mut self.key, &mut self.value, &mut self.output] {
+            linear.quantize_int8()?;
+        }
+        Ok(())
+    }
+
     fn split_heads(&self, xs: &Tensor) -> Result<Tensor> {
         let (b, s, _) = xs.dims3()?;
         xs.reshape((b, s, self.heads, self.head_dim))?
@@ -262,6 +283,12 @@ impl Layer {
         })
     }
 
+    fn quantize_int8(&mut self) -> Result<()> {
+        self.attention.quantize_int8()?;
+        self.intermediate.quantize_int8()?;
+        self.output.quantize_int8()
+    }
+
     fn forward(&self, xs: &Tensor, mask_bias: &Tensor, mode: ForwardMode) -> Result<Tensor> {
         let attended = self.attention.forward(xs, mask_bias, mode)?;
         let inner = self.intermediate.forward(&attended)?;
@@ -299,6 +326,16 @@ impl BertEncoder {
                 vb.pp("pooler").pp("dense"),
             )?,
         })
+    }
+
+    /// Switches the encoder layers' dense layers to int8 weights and
+    /// activations (see [`crate::quant`]); the embeddings, layer norms,
+    /// attention products and the pooler stay f32. Inference only.
+    pub fn quantize_int8(&mut self) -> Result<()> {
+        for layer in &mut self.layers {
+            layer.quantize_int8()?;
+        }
+        Ok(())
     }
 
     /// Last hidden states, (batch, seq, hidden). `attention_mask` is (batch, seq)

@@ -89,8 +89,19 @@ macro_rules! dispatched_map {
 dispatched_map!(gelu_chunk, gelu_scalar);
 dispatched_map!(gelu_grad_chunk, gelu_grad_scalar);
 
+/// Whether operations should split across threads: not when candle runs
+/// single-threaded (`RAYON_NUM_THREADS=1`), as under parallel labelling
+/// workers that each own a core.
+pub(crate) fn parallel_ops() -> bool {
+    candle_core::utils::get_num_threads() > 1
+}
+
 fn par_map(xs: &[f32], kernel: fn(&[f32], &mut [f32])) -> Vec<f32> {
     let mut out = vec![0f32; xs.len()];
+    if !parallel_ops() {
+        kernel(xs, &mut out);
+        return out;
+    }
     out.par_chunks_mut(CHUNK)
         .zip(xs.par_chunks(CHUNK))
         .for_each(|(o, x)| kernel(x, o));

@@ -15,6 +15,7 @@ mod dir;
 mod error;
 pub mod init;
 mod kernels;
+mod quant;
 mod predict;
 pub mod testing;
 mod tokenize;
@@ -26,7 +27,7 @@ pub use dir::{
     TOKENIZER_FILE, WEIGHTS_FILE,
 };
 pub use error::ModelError;
-pub use predict::{softmax, Classifier, ClassifierOptions, Prediction};
+pub use predict::{softmax, Classifier, ClassifierOptions, Precision, Prediction};
 pub use tokenize::{prefix_to_tokenize, Batch, Encoded, SentenceTokenizer};
 
 /// Re-exported so that callers name devices and dtypes without depending on candle.

@@ -67,6 +67,7 @@ fn long_sentences_are_truncated_and_counted() {
         ClassifierOptions {
             max_tokens: 8,
             batch_size: 2,
+            ..ClassifierOptions::default()
         },
     )
     .unwrap();
