@@ -37,7 +37,7 @@ def main() -> None:
         from transformers import AutoModelForSequenceClassification
 
         torch.set_num_threads(threads)
-        model = AutoModelForSequenceClassification.from_pretrained(model_dir, torch_dtype=torch.float32)
+        model = AutoModelForSequenceClassification.from_pretrained(model_dir, dtype=torch.float32)
         model.eval()
 
         def logits(batch):

@@ -15,7 +15,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 def main() -> None:
     model_dir, out_dir = sys.argv[1:3]
     os.makedirs(out_dir, exist_ok=True)
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir, torch_dtype=torch.float32)
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir, dtype=torch.float32)
     model.eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     enc = tokenizer(["A first sentence.", "And a second, longer sentence."], padding=True, return_tensors="pt")

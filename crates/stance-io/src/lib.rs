@@ -33,8 +33,8 @@ pub use input::{
 pub use output::{
     label_dtype, output_schema, read_labelled, read_parquet_metadata, sentences_to_dataframe,
     write_dataframe_parquet_atomic, LabelledSentence, OutputFormat, OutputMetadata, SentenceWriter,
-    LABELS, META_LABELS, META_MODEL, META_MODEL_SHA256, META_PRECISION, META_SCHEMA_VERSION, META_VERSION,
-    OUTPUT_COLUMNS, SCHEMA_VERSION,
+    LABELS, META_LABELS, META_MODEL, META_MODEL_SHA256, META_PRECISION, META_SCHEMA_VERSION,
+    META_VERSION, OUTPUT_COLUMNS, SCHEMA_VERSION,
 };
 pub use tables::{
     document_label_counts, summary_dataframe, write_predictions, write_summary, DocumentCounts,

@@ -227,7 +227,12 @@ impl Attention {
     }
 
     fn quantize_int8(&mut self) -> Result<()> {
-        for linear in [&mut self.query, &mut self.key, &mut self.value, &mut self.output] {
+        for linear in [
+            &mut self.query,
+            &mut self.key,
+            &mut self.value,
+            &mut self.output,
+        ] {
             linear.quantize_int8()?;
         }
         Ok(())
@@ -241,22 +246,32 @@ impl Attention {
     }
 
     /// `mask_bias` is (batch, 1, 1, seq): 0 for tokens, a large negative for padding.
-    fn forward(&self, xs: &Tensor, mask_bias: &Tensor, mode: ForwardMode) -> Result<Tensor> {
-        let (b, s, h) = xs.dims3()?;
-        let q = self.split_heads(&self.query.forward(xs)?)?;
+    /// Attention outputs for the rows of `queries` (the first rows of `xs`,
+    /// or all of it), attending over every row of `xs`.
+    fn forward(
+        &self,
+        queries: &Tensor,
+        xs: &Tensor,
+        mask_bias: &Tensor,
+        mode: ForwardMode,
+    ) -> Result<Tensor> {
+        let (b, s, h) = queries.dims3()?;
+        let q = self.split_heads(&self.query.forward(queries)?)?;
         let k = self.split_heads(&self.key.forward(xs)?)?;
         let v = self.split_heads(&self.value.forward(xs)?)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(mask_bias)?;
+        let scores = q.matmul(&k.t()?)?;
         let probs = match mode {
-            ForwardMode::Inference => candle_nn::ops::softmax_last_dim(&scores)?,
-            ForwardMode::Training => candle_nn::ops::softmax(&scores, D::Minus1)?,
+            ForwardMode::Inference => crate::kernels::masked_softmax(&scores, mask_bias, scale)?,
+            ForwardMode::Training => {
+                candle_nn::ops::softmax(&(scores * scale)?.broadcast_add(mask_bias)?, D::Minus1)?
+            }
         };
         let probs = self.attention_dropout.forward(&probs, mode)?;
         let context = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, s, h))?;
         let projected = self.output.forward(&context)?;
         let projected = self.output_dropout.forward(&projected, mode)?;
-        self.layer_norm.forward(&(projected + xs)?, mode)
+        self.layer_norm.forward(&(projected + queries)?, mode)
     }
 }
 
@@ -289,8 +304,20 @@ impl Layer {
         self.output.quantize_int8()
     }
 
-    fn forward(&self, xs: &Tensor, mask_bias: &Tensor, mode: ForwardMode) -> Result<Tensor> {
-        let attended = self.attention.forward(xs, mask_bias, mode)?;
+    /// Outputs for the first `rows` positions of each sequence (all of them
+    /// when `rows` is `None`); every position is attended over either way.
+    fn forward(
+        &self,
+        xs: &Tensor,
+        mask_bias: &Tensor,
+        mode: ForwardMode,
+        rows: Option<usize>,
+    ) -> Result<Tensor> {
+        let queries = match rows {
+            Some(n) => xs.narrow(1, 0, n)?,
+            None => xs.clone(),
+        };
+        let attended = self.attention.forward(&queries, xs, mask_bias, mode)?;
         let inner = self.intermediate.forward(&attended)?;
         let inner = match self.activation.as_str() {
             "gelu" => crate::kernels::gelu_erf(&inner)?,
@@ -347,14 +374,42 @@ impl BertEncoder {
         attention_mask: &Tensor,
         mode: ForwardMode,
     ) -> Result<Tensor> {
+        self.forward_rows(input_ids, token_type_ids, attention_mask, mode, None)
+    }
+
+    /// The last hidden state of the first ([CLS]) token only, (batch, 1,
+    /// hidden): what the pooler reads. The last layer then computes its
+    /// output projection and feed-forward block for one row per sentence
+    /// instead of all of them (about a seventh of the encoder's work), with
+    /// the same values as [`BertEncoder::forward`]'s first row.
+    pub fn forward_cls(
+        &self,
+        input_ids: &Tensor,
+        token_type_ids: &Tensor,
+        attention_mask: &Tensor,
+        mode: ForwardMode,
+    ) -> Result<Tensor> {
+        self.forward_rows(input_ids, token_type_ids, attention_mask, mode, Some(1))
+    }
+
+    fn forward_rows(
+        &self,
+        input_ids: &Tensor,
+        token_type_ids: &Tensor,
+        attention_mask: &Tensor,
+        mode: ForwardMode,
+        last_layer_rows: Option<usize>,
+    ) -> Result<Tensor> {
         let (b, s) = attention_mask.dims2()?;
         let dtype = self.pooler.weight().dtype();
         let mask = attention_mask.to_dtype(dtype)?;
         // (1 - mask) * dtype::MIN, as `transformers` builds the additive mask.
         let mask_bias = ((mask.ones_like()? - mask)? * f32::MIN as f64)?.reshape((b, 1, 1, s))?;
         let mut xs = self.embeddings.forward(input_ids, token_type_ids, mode)?;
-        for layer in &self.layers {
-            xs = layer.forward(&xs, &mask_bias, mode)?;
+        let last = self.layers.len().saturating_sub(1);
+        for (i, layer) in self.layers.iter().enumerate() {
+            let rows = if i == last { last_layer_rows } else { None };
+            xs = layer.forward(&xs, &mask_bias, mode, rows)?;
         }
         Ok(xs)
     }
@@ -432,9 +487,18 @@ impl SequenceClassifier {
         attention_mask: &Tensor,
         mode: ForwardMode,
     ) -> Result<Tensor> {
-        let hidden = self
-            .encoder
-            .forward(input_ids, token_type_ids, attention_mask, mode)?;
+        // Inference needs only [CLS]'s hidden state. Training keeps the full
+        // forward pass, so that its dropout draws (and a seed's model) do not change.
+        let hidden = match mode {
+            ForwardMode::Inference => {
+                self.encoder
+                    .forward_cls(input_ids, token_type_ids, attention_mask, mode)?
+            }
+            ForwardMode::Training => {
+                self.encoder
+                    .forward(input_ids, token_type_ids, attention_mask, mode)?
+            }
+        };
         let pooled = self.encoder.pool(&hidden)?;
         self.head.forward(&pooled, mode)?.to_dtype(DType::F32)
     }

@@ -17,16 +17,25 @@ const CHUNK: usize = 1 << 14;
 #[inline(always)]
 fn exp_approx(x: f32) -> f32 {
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * std::f32::consts::LOG2_E).round();
+    // Adding 1.5 · 2^23 rounds to an integer held in the low mantissa bits:
+    // n = round(x / ln 2) without a float-to-int cast (which does not vectorise).
+    let shifted = x * std::f32::consts::LOG2_E + ROUNDING_MAGIC;
+    let n = shifted - ROUNDING_MAGIC;
     let r = x - n * 0.693_145_75 - n * 1.428_606_8e-6;
     // Taylor series of exp(r) for |r| <= ln2/2, to degree 6.
     let p = 1.0
         + r * (1.0
             + r * (0.5
                 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    let scale = f32::from_bits((((n as i32) + 127) as u32) << 23);
+    // 2^n: n + 127 in the exponent field (n is in [-126, 127] after the clamp).
+    let n_bits = shifted.to_bits().wrapping_sub(ROUNDING_MAGIC.to_bits());
+    let scale = f32::from_bits(n_bits.wrapping_add(127) << 23);
     p * scale
 }
+
+/// 1.5 · 2^23: a float whose last mantissa bit is worth 1, so adding it to a
+/// value of magnitude below 2^22 rounds that value to the nearest integer.
+pub(crate) const ROUNDING_MAGIC: f32 = 12_582_912.0;
 
 /// `erf(z)`, Abramowitz & Stegun 7.1.26.
 #[inline(always)]
@@ -96,15 +105,17 @@ pub(crate) fn parallel_ops() -> bool {
     candle_core::utils::get_num_threads() > 1
 }
 
-fn par_map(xs: &[f32], kernel: fn(&[f32], &mut [f32])) -> Vec<f32> {
+type MapKernel = fn(&[f32], &mut [f32]);
+
+fn par_map(xs: &[f32], kernel: MapKernel) -> Vec<f32> {
     let mut out = vec![0f32; xs.len()];
-    if !parallel_ops() {
+    if parallel_ops() {
+        out.par_chunks_mut(CHUNK)
+            .zip(xs.par_chunks(CHUNK))
+            .for_each(|(o, x)| kernel(x, o));
+    } else {
         kernel(xs, &mut out);
-        return out;
     }
-    out.par_chunks_mut(CHUNK)
-        .zip(xs.par_chunks(CHUNK))
-        .for_each(|(o, x)| kernel(x, o));
     out
 }
 
@@ -113,7 +124,7 @@ fn map_f32(
     name: &'static str,
     storage: &CpuStorage,
     layout: &Layout,
-    kernel: fn(&[f32], &mut [f32]),
+    kernel: MapKernel,
 ) -> Result<(CpuStorage, Shape)> {
     let CpuStorage::F32(data) = storage else {
         candle_core::bail!("{name}: expected f32, got {:?}", storage.dtype());
@@ -152,6 +163,103 @@ impl CustomOp1 for GeluErfGrad {
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         map_f32(self.name(), storage, layout, gelu_grad_chunk)
+    }
+}
+
+/// Attention probabilities in one pass: `softmax(scores · scale + mask)` over
+/// the last axis, for scores (batch, heads, queries, keys) and an additive
+/// mask (batch, 1, 1, keys). Replaces a scale, a broadcast add and candle's
+/// softmax (three passes and two temporaries, with a scalar `expf`).
+struct MaskedSoftmax {
+    scale: f32,
+}
+
+impl candle_core::CustomOp2 for MaskedSoftmax {
+    fn name(&self) -> &'static str {
+        "stance-masked-softmax"
+    }
+
+    fn cpu_fwd(
+        &self,
+        scores: &CpuStorage,
+        scores_layout: &Layout,
+        mask: &CpuStorage,
+        mask_layout: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (CpuStorage::F32(scores), CpuStorage::F32(mask)) = (scores, mask) else {
+            candle_core::bail!("{}: expected f32 inputs", self.name());
+        };
+        let (Some((s0, s1)), Some((m0, m1))) = (
+            scores_layout.contiguous_offsets(),
+            mask_layout.contiguous_offsets(),
+        ) else {
+            candle_core::bail!("{}: inputs must be contiguous", self.name());
+        };
+        let (batch, heads, queries, keys) = scores_layout.shape().dims4()?;
+        if mask_layout.shape().elem_count() != batch * keys {
+            candle_core::bail!("{}: mask shape {:?}", self.name(), mask_layout.shape());
+        }
+        let (scores, mask) = (&scores[s0..s1], &mask[m0..m1]);
+        let mut out = vec![0f32; scores.len()];
+        let rows_per_batch = heads * queries;
+        for (b, (out, scores)) in out
+            .chunks_mut(rows_per_batch * keys)
+            .zip(scores.chunks(rows_per_batch * keys))
+            .enumerate()
+        {
+            softmax_rows(scores, &mask[b * keys..(b + 1) * keys], self.scale, out);
+        }
+        Ok((CpuStorage::F32(out), scores_layout.shape().clone()))
+    }
+}
+
+fn softmax_rows(scores: &[f32], mask: &[f32], scale: f32, out: &mut [f32]) {
+    #[inline(always)]
+    fn body(scores: &[f32], mask: &[f32], scale: f32, out: &mut [f32]) {
+        let keys = mask.len();
+        for (o, s) in out.chunks_mut(keys).zip(scores.chunks(keys)) {
+            let mut max = f32::MIN;
+            for ((o, &s), &m) in o.iter_mut().zip(s).zip(mask) {
+                *o = s * scale + m;
+                max = if *o > max { *o } else { max };
+            }
+            let mut sum = 0f32;
+            for o in o.iter_mut() {
+                *o = exp_approx(*o - max);
+                sum += *o;
+            }
+            let inverse = 1.0 / sum;
+            for o in o.iter_mut() {
+                *o *= inverse;
+            }
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512(scores: &[f32], mask: &[f32], scale: f32, out: &mut [f32]) {
+            body(scores, mask, scale, out)
+        }
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512 F.
+            return unsafe { avx512(scores, mask, scale, out) };
+        }
+    }
+    body(scores, mask, scale, out)
+}
+
+/// `softmax(scores · scale + mask_bias)` over the last axis, inference only
+/// (no gradient): the fused kernel for f32 on the CPU, candle's ops elsewhere.
+pub fn masked_softmax(scores: &Tensor, mask_bias: &Tensor, scale: f64) -> Result<Tensor> {
+    if scores.device().is_cpu() && scores.dtype() == DType::F32 && mask_bias.dtype() == DType::F32 {
+        scores.contiguous()?.apply_op2_no_bwd(
+            &mask_bias.contiguous()?,
+            &MaskedSoftmax {
+                scale: scale as f32,
+            },
+        )
+    } else {
+        candle_nn::ops::softmax_last_dim(&(scores * scale)?.broadcast_add(mask_bias)?)
     }
 }
 

@@ -15,8 +15,8 @@ mod dir;
 mod error;
 pub mod init;
 mod kernels;
-mod quant;
 mod predict;
+pub mod quant;
 pub mod testing;
 mod tokenize;
 

@@ -15,12 +15,19 @@ use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
+use crate::kernels::ROUNDING_MAGIC;
+
 /// Output channels per packed block (one 512-bit register of i32 sums).
 const BLOCK_N: usize = 16;
 /// Input channels per multiply-add step (four bytes per i32 lane).
 const STEP_K: usize = 4;
 /// Rows of activations per micro-kernel call.
 const ROWS: usize = 8;
+/// Packed blocks per micro-kernel call: 8 rows × 3 blocks = 24 accumulator
+/// registers, with 3 weight loads and 8 broadcasts per 24 multiply-adds.
+const TILE_BLOCKS: usize = 3;
+/// Output channels per micro-kernel call.
+const TILE_N: usize = TILE_BLOCKS * BLOCK_N;
 
 /// A weight matrix (out × in) quantised and packed for the kernel.
 #[derive(Debug)]
@@ -29,7 +36,7 @@ pub struct PackedInt8 {
     in_dim: usize,
     /// `in_dim` rounded up to a multiple of [`STEP_K`].
     in_padded: usize,
-    /// `out_dim` rounded up to a multiple of 2 × [`BLOCK_N`].
+    /// `out_dim` rounded up to a multiple of [`TILE_N`].
     out_padded: usize,
     /// Blocks of 16 channels; within one, for each group of 4 inputs, 16 × 4
     /// bytes: channel j's 4 weights at `j*4..j*4+4`.
@@ -46,7 +53,7 @@ impl PackedInt8 {
         assert_eq!(weight.len(), out_dim * in_dim);
         assert_eq!(bias.len(), out_dim);
         let in_padded = in_dim.div_ceil(STEP_K) * STEP_K;
-        let out_padded = out_dim.div_ceil(2 * BLOCK_N) * 2 * BLOCK_N;
+        let out_padded = out_dim.div_ceil(TILE_N) * TILE_N;
         let mut packed = vec![0i8; out_padded * in_padded];
         let mut scales = vec![0f32; out_padded];
         let mut sums = vec![0i32; out_padded];
@@ -117,22 +124,22 @@ impl PackedInt8 {
 
     #[inline(always)]
     fn block_product(&self, block: &RowBlock, out: &mut [f32], n_rows: usize, vnni: bool) {
-        let mut acc = [[0i32; 2 * BLOCK_N]; ROWS];
-        for pair in 0..self.out_padded / (2 * BLOCK_N) {
-            let b0 = &self.packed[2 * pair * BLOCK_N * self.in_padded..];
-            let b1 = &self.packed[(2 * pair + 1) * BLOCK_N * self.in_padded..];
+        let mut acc = [[0i32; TILE_N]; ROWS];
+        for tile in 0..self.out_padded / TILE_N {
+            let b =
+                &self.packed[tile * TILE_N * self.in_padded..(tile + 1) * TILE_N * self.in_padded];
             if vnni {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: the CPU has AVX-512 F and VNNI (checked), and the
                 // buffers hold ROWS × in_padded bytes and two packed blocks.
                 unsafe {
-                    vnni_kernel(&block.quantised, b0, b1, self.in_padded, &mut acc)
+                    vnni_kernel(&block.quantised, b, self.in_padded, &mut acc)
                 };
             } else {
-                portable_kernel(&block.quantised, b0, b1, self.in_padded, &mut acc);
+                portable_kernel(&block.quantised, b, self.in_padded, &mut acc);
             }
-            let n0 = 2 * pair * BLOCK_N;
-            let width = (2 * BLOCK_N).min(self.out_dim - n0);
+            let n0 = tile * TILE_N;
+            let width = TILE_N.min(self.out_dim - n0);
             for (r, acc_row) in acc.iter().enumerate().take(n_rows) {
                 let out_row = &mut out[r * self.out_dim + n0..r * self.out_dim + n0 + width];
                 rescale(
@@ -161,19 +168,39 @@ fn rescale(acc: &[i32], sa: f32, z: i32, sw: &[f32], sums: &[i32], bias: &[f32],
 /// returns the scale and the zero point.
 #[inline(always)]
 fn quantise_row(row: &[f32], dst: &mut [u8]) -> (f32, i32) {
-    let mut lo = 0f32;
-    let mut hi = 0f32;
-    for &v in row {
-        lo = if v < lo { v } else { lo };
-        hi = if v > hi { v } else { hi };
+    // Sixteen running minima and maxima, so that the loop vectorises (a single
+    // float min/max chain would not: its order matters for NaN).
+    let mut lows = [0f32; 16];
+    let mut highs = [0f32; 16];
+    let mut chunks = row.chunks_exact(16);
+    for chunk in &mut chunks {
+        for i in 0..16 {
+            lows[i] = if chunk[i] < lows[i] {
+                chunk[i]
+            } else {
+                lows[i]
+            };
+            highs[i] = if chunk[i] > highs[i] {
+                chunk[i]
+            } else {
+                highs[i]
+            };
+        }
     }
+    for (i, &v) in chunks.remainder().iter().enumerate() {
+        lows[i] = if v < lows[i] { v } else { lows[i] };
+        highs[i] = if v > highs[i] { v } else { highs[i] };
+    }
+    let lo = lows.iter().fold(0f32, |a, &b| if b < a { b } else { a });
+    let hi = highs.iter().fold(0f32, |a, &b| if b > a { b } else { a });
     let scale = if hi > lo { (hi - lo) / 255.0 } else { 1.0 };
     let zero = (-lo / scale).round().clamp(0.0, 255.0);
     let inverse = 1.0 / scale;
-    // Adding 0.5 and truncating rounds these non-negative values.
-    let offset = zero + 0.5;
+    // Rounded through the mantissa (see ROUNDING_MAGIC): a float-to-int cast
+    // would not vectorise.
     for (d, &v) in dst.iter_mut().zip(row) {
-        *d = (v * inverse + offset).clamp(0.0, 255.0) as i32 as u8;
+        let shifted = (v * inverse + zero).clamp(0.0, 255.0) + ROUNDING_MAGIC;
+        *d = shifted.to_bits() as u8;
     }
     (scale, zero as i32)
 }
@@ -222,48 +249,51 @@ pub fn int8_is_fast() -> bool {
     has_vnni()
 }
 
-/// `acc[r][j] = Σ_k a[r][k] · b[j][k]` over two packed blocks (j < 16 in
-/// `b0`, 16..32 in `b1`), in the same order of operations as the VNNI kernel.
-fn portable_kernel(a: &[u8], b0: &[i8], b1: &[i8], in_padded: usize, acc: &mut [[i32; 32]; ROWS]) {
+/// `acc[r][j] = Σ_k a[r][k] · w[j][k]` over one tile of [`TILE_BLOCKS`]
+/// packed blocks, in plain Rust: the same integers as the VNNI kernel.
+fn portable_kernel(a: &[u8], b: &[i8], in_padded: usize, acc: &mut [[i32; TILE_N]; ROWS]) {
     for (r, acc_row) in acc.iter_mut().enumerate() {
         let a_row = &a[r * in_padded..(r + 1) * in_padded];
-        for (half, b) in [b0, b1].into_iter().enumerate() {
-            for j in 0..BLOCK_N {
-                let mut sum = 0i32;
-                for k4 in 0..in_padded / STEP_K {
-                    for t in 0..STEP_K {
-                        let w = b[k4 * BLOCK_N * STEP_K + j * STEP_K + t] as i32;
-                        sum += a_row[k4 * STEP_K + t] as i32 * w;
-                    }
+        for (j, sum_out) in acc_row.iter_mut().enumerate() {
+            let block = &b[(j / BLOCK_N) * BLOCK_N * in_padded..];
+            let lane = j % BLOCK_N;
+            let mut sum = 0i32;
+            for k4 in 0..in_padded / STEP_K {
+                for t in 0..STEP_K {
+                    let w = block[k4 * BLOCK_N * STEP_K + lane * STEP_K + t] as i32;
+                    sum += a_row[k4 * STEP_K + t] as i32 * w;
                 }
-                acc_row[half * BLOCK_N + j] = sum;
             }
+            *sum_out = sum;
         }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vnni")]
-unsafe fn vnni_kernel(a: &[u8], b0: &[i8], b1: &[i8], in_padded: usize, acc: &mut [[i32; 32]; ROWS]) {
+unsafe fn vnni_kernel(a: &[u8], b: &[i8], in_padded: usize, acc: &mut [[i32; TILE_N]; ROWS]) {
     use std::arch::x86_64::*;
-    debug_assert!(a.len() >= ROWS * in_padded);
-    debug_assert!(b0.len() >= in_padded * BLOCK_N && b1.len() >= in_padded * BLOCK_N);
-    let mut c = [[_mm512_setzero_si512(); 2]; ROWS];
+    assert!(a.len() >= ROWS * in_padded && b.len() >= TILE_N * in_padded);
+    let mut c = [[_mm512_setzero_si512(); TILE_BLOCKS]; ROWS];
     let a_ptr = a.as_ptr();
-    let (p0, p1) = (b0.as_ptr(), b1.as_ptr());
+    let block_stride = BLOCK_N * in_padded;
     for k4 in 0..in_padded / STEP_K {
-        let w0 = _mm512_loadu_si512(p0.add(k4 * 64) as *const _);
-        let w1 = _mm512_loadu_si512(p1.add(k4 * 64) as *const _);
+        let mut w = [_mm512_setzero_si512(); TILE_BLOCKS];
+        for (t, w_t) in w.iter_mut().enumerate() {
+            *w_t = _mm512_loadu_si512(b.as_ptr().add(t * block_stride + k4 * 64) as *const _);
+        }
         for (r, c_row) in c.iter_mut().enumerate() {
             let four = (a_ptr.add(r * in_padded + k4 * STEP_K) as *const i32).read_unaligned();
             let x = _mm512_set1_epi32(four);
-            c_row[0] = _mm512_dpbusd_epi32(c_row[0], x, w0);
-            c_row[1] = _mm512_dpbusd_epi32(c_row[1], x, w1);
+            for t in 0..TILE_BLOCKS {
+                c_row[t] = _mm512_dpbusd_epi32(c_row[t], x, w[t]);
+            }
         }
     }
     for (r, c_row) in c.iter().enumerate() {
-        _mm512_storeu_si512(acc[r].as_mut_ptr() as *mut _, c_row[0]);
-        _mm512_storeu_si512(acc[r][BLOCK_N..].as_mut_ptr() as *mut _, c_row[1]);
+        for (t, c_rt) in c_row.iter().enumerate() {
+            _mm512_storeu_si512(acc[r][t * BLOCK_N..].as_mut_ptr() as *mut _, *c_rt);
+        }
     }
 }
 
@@ -276,7 +306,10 @@ pub struct Int8Linear {
 impl Int8Linear {
     pub fn new(weight: &Tensor, bias: &Tensor) -> Result<Self> {
         let (out_dim, in_dim) = weight.dims2()?;
-        let w = weight.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+        let w = weight
+            .to_dtype(DType::F32)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
         let b = bias.to_dtype(DType::F32)?.to_vec1::<f32>()?;
         Ok(Self {
             weights: Arc::new(PackedInt8::new(&w, &b, out_dim, in_dim)),
@@ -309,10 +342,16 @@ impl CustomOp1 for Int8Linear {
         };
         let (rows, in_dim) = layout.shape().dims2()?;
         if in_dim != self.weights.in_dim {
-            candle_core::bail!("int8 linear: input has {in_dim} features, weights {}", self.weights.in_dim);
+            candle_core::bail!(
+                "int8 linear: input has {in_dim} features, weights {}",
+                self.weights.in_dim
+            );
         }
         let out = self.weights.matmul(&data[start..end], rows);
-        Ok((CpuStorage::F32(out), Shape::from((rows, self.weights.out_dim))))
+        Ok((
+            CpuStorage::F32(out),
+            Shape::from((rows, self.weights.out_dim)),
+        ))
     }
 }
 
@@ -322,7 +361,9 @@ mod tests {
     use rand::{rngs::StdRng, Rng, SeedableRng};
 
     fn random(n: usize, rng: &mut StdRng, scale: f32) -> Vec<f32> {
-        (0..n).map(|_| (rng.random::<f32>() - 0.5) * 2.0 * scale).collect()
+        (0..n)
+            .map(|_| (rng.random::<f32>() - 0.5) * 2.0 * scale)
+            .collect()
     }
 
     fn reference(x: &[f32], w: &[f32], b: &[f32], rows: usize, out: usize, inp: usize) -> Vec<f32> {
@@ -353,7 +394,10 @@ mod tests {
             // Error bound: half a step of each operand, summed over the inputs.
             let bound = (inp as f32).sqrt() * 2.0 * (4.0 / 255.0) * 0.1 + 1e-4;
             for (i, (a, e)) in y.iter().zip(&exact).enumerate() {
-                assert!((a - e).abs() < bound, "{rows}x{out}x{inp} [{i}]: {a} vs {e} (bound {bound})");
+                assert!(
+                    (a - e).abs() < bound,
+                    "{rows}x{out}x{inp} [{i}]: {a} vs {e} (bound {bound})"
+                );
             }
             // The portable kernel gives the same integers as the VNNI one.
             let mut block = RowBlock::new(packed.in_padded);

@@ -249,3 +249,42 @@ fn a_huge_sentence_is_tokenised_from_a_prefix_with_the_same_kept_tokens() {
     assert!(encoded.truncated);
     assert!(stance_model::prefix_to_tokenize(&word, 128).len() <= 128 * 128);
 }
+
+#[test]
+fn int8_and_parallel_workers_agree_with_the_f32_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_model(dir.path(), Some(&labels()), 7).unwrap();
+    let load = |precision, workers| {
+        Classifier::load(
+            dir.path(),
+            ClassifierOptions {
+                batch_size: 2,
+                precision,
+                workers,
+                ..ClassifierOptions::default()
+            },
+        )
+        .unwrap()
+    };
+    let texts: Vec<String> = (0..40)
+        .map(|i| format!("{} {}", SENTENCES[i % 4], "and peace ".repeat(i % 7)))
+        .collect();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let reference = load(stance_model::Precision::F32, 1)
+        .predict(&texts)
+        .unwrap();
+
+    // Workers change only who computes a batch, not the result.
+    let parallel = load(stance_model::Precision::F32, 3)
+        .predict(&texts)
+        .unwrap();
+    assert_eq!(reference, parallel);
+
+    let int8 = load(stance_model::Precision::Int8, 2);
+    assert_eq!(int8.precision(), stance_model::Precision::Int8);
+    for (a, b) in reference.iter().zip(int8.predict(&texts).unwrap()) {
+        for (x, y) in a.logits.iter().zip(&b.logits) {
+            assert!((x - y).abs() < 0.05, "int8 logit {y} vs f32 {x}");
+        }
+    }
+}
