@@ -1,4 +1,5 @@
-//! CPU kernels that candle computes slowly: the exact (erf) GELU.
+//! CPU kernels that candle computes slowly: the exact (erf) GELU, and the
+//! attention softmax with its scale and padding mask in one pass.
 //!
 //! candle evaluates `gelu_erf` one element at a time through libm's `erff`,
 //! which was 15% of labelling time in a `perf` profile. Here erf is a

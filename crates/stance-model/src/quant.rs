@@ -130,8 +130,9 @@ impl PackedInt8 {
                 &self.packed[tile * TILE_N * self.in_padded..(tile + 1) * TILE_N * self.in_padded];
             if vnni {
                 #[cfg(target_arch = "x86_64")]
-                // SAFETY: the CPU has AVX-512 F and VNNI (checked), and the
-                // buffers hold ROWS × in_padded bytes and two packed blocks.
+                // SAFETY: the CPU has AVX-512 F and VNNI (checked); the
+                // kernel asserts that the buffers hold ROWS × in_padded bytes
+                // and TILE_BLOCKS packed blocks.
                 unsafe {
                     vnni_kernel(&block.quantised, b, self.in_padded, &mut acc)
                 };
@@ -236,7 +237,9 @@ impl RowBlock {
 fn has_vnni() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vnni")
+        std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vnni")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
