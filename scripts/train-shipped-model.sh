@@ -19,8 +19,8 @@ bin=target/release/stance
 /usr/bin/time -v "$bin" train \
   --train "$data/train.jsonl" --dev "$data/dev.jsonl" \
   --base base-model/all-MiniLM-L6-v2 --out "$out" \
-  --epochs 5 --lr 1e-4 --batch-size 16 --max-tokens 128 --warmup 0.1 \
-  --weight-decay 0.01 --class-weights sqrt --patience 2 --seed 42 \
+  --epochs 5 --lr 5e-5 --batch-size 16 --max-tokens 128 --warmup 0.1 \
+  --weight-decay 0.01 --class-weights sqrt --patience 2 --seed 7 \
   2> >(tee "$out.train.log" >&2)
 "$bin" calibrate --dev "$data/dev.jsonl" --model "$out"
 "$bin" eval --gold "$data/dev.jsonl" --model "$out" --report "$out/dev-report"
