@@ -125,16 +125,16 @@ impl Linear {
     }
 
     pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        if let Some(int8) = &self.int8 {
-            return int8.forward(xs);
-        }
         let dims = xs.dims();
         let in_dim = *dims
             .last()
             .expect("linear input has at least one dimension");
         let rows = xs.elem_count() / in_dim.max(1);
         let flat = xs.reshape((rows, in_dim))?;
-        let out = flat.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?;
+        let out = match &self.int8 {
+            Some(int8) => int8.forward(&flat)?,
+            None => flat.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?,
+        };
         let mut out_dims = dims.to_vec();
         *out_dims.last_mut().expect("non-empty dims") = self.weight.dim(0)?;
         out.reshape(out_dims)

@@ -186,21 +186,18 @@ impl Classifier {
 
     /// Tokenises many texts, split across the classifier's workers; in input order.
     pub fn tokenize_many(&self, texts: &[&str]) -> Result<Vec<Encoded>, ModelError> {
+        let encode_all = |part: &[&str]| -> Result<Vec<Encoded>, ModelError> {
+            part.iter().map(|t| self.tokenizer.encode(t)).collect()
+        };
         let workers = self.options.workers.max(1);
         if workers == 1 || texts.len() < 64 {
-            return texts.iter().map(|t| self.tokenizer.encode(t)).collect();
+            return encode_all(texts);
         }
         let share = texts.len().div_ceil(workers);
         std::thread::scope(|scope| {
             let handles: Vec<_> = texts
                 .chunks(share)
-                .map(|part| {
-                    scope.spawn(move || {
-                        part.iter()
-                            .map(|t| self.tokenizer.encode(t))
-                            .collect::<Result<Vec<_>, _>>()
-                    })
-                })
+                .map(|part| scope.spawn(move || encode_all(part)))
                 .collect();
             let mut all = Vec::with_capacity(texts.len());
             for handle in handles {
@@ -308,10 +305,7 @@ impl Classifier {
 
     /// Mean-pooled last hidden states (sentence-transformers pooling), in input order.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, ModelError> {
-        let encoded = texts
-            .iter()
-            .map(|t| self.tokenizer.encode(t))
-            .collect::<Result<Vec<_>, _>>()?;
+        let encoded = self.tokenize_many(texts)?;
         let sequences: Vec<&[u32]> = encoded.iter().map(|e| e.ids.as_slice()).collect();
         let batch = self.tokenizer.batch(&sequences, &self.device)?;
         let hidden = self.model.encoder.forward(

@@ -319,15 +319,9 @@ impl Int8Linear {
         })
     }
 
+    /// `xs · Wᵀ + b` for `xs` of shape (rows, in).
     pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        let dims = xs.dims();
-        let in_dim = *dims.last().expect("at least one dimension");
-        let rows = xs.elem_count() / in_dim.max(1);
-        let flat = xs.reshape((rows, in_dim))?.contiguous()?;
-        let out = flat.apply_op1_no_bwd(self)?;
-        let mut out_dims = dims.to_vec();
-        *out_dims.last_mut().expect("non-empty") = self.weights.out_dim;
-        out.reshape(out_dims)
+        xs.contiguous()?.apply_op1_no_bwd(self)
     }
 }
 
