@@ -244,6 +244,46 @@ mod label {
     }
 
     #[test]
+    fn one_document_longer_than_a_chunk_is_labelled_whole_and_in_order() {
+        // Sentences are labelled in chunks of 4,096; this document spans
+        // three of them, beside a short one read from the same JSONL file.
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let long: String = (0..9000)
+            .map(|i| {
+                let paragraph_end = if i % 50 == 49 { "\n\n" } else { " " };
+                format!("The ministers met for round {i}.{paragraph_end}")
+            })
+            .collect();
+        let short = "We condemn the launch.".to_string();
+        let input = tmp.path().join("docs.jsonl");
+        std::fs::write(
+            &input,
+            format!(
+                "{}\n{}\n{}\n",
+                serde_json::json!({"id": "short-1", "text": short}),
+                serde_json::json!({"id": "long", "text": long}),
+                serde_json::json!({"id": "short-2", "text": short}),
+            ),
+        )
+        .unwrap();
+        let out = tmp.path().join("out.parquet");
+        label_to(&model, &[&input], &out, &[]).ok();
+        let rows = labelled_rows(&out);
+        assert_eq!(rows.len(), 9002);
+        check_rows(
+            &rows,
+            &docs(&[
+                ("short-1", short.clone()),
+                ("long", long),
+                ("short-2", short),
+            ]),
+        );
+        assert_eq!(doc_order(&rows), ["short-1", "long", "short-2"]);
+        assert_eq!(rows[9000].paragraph, 179);
+    }
+
+    #[test]
     fn stdin_to_stdout_jsonl_matches_the_parquet_output() {
         let tmp = tempfile::tempdir().unwrap();
         let model = tiny_model(tmp.path());

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::rc::Rc;
 use std::time::Instant;
 
 use anyhow::Result;
@@ -103,8 +104,14 @@ pub enum InFormat {
 /// Sentences are labelled in chunks of this many, so memory stays flat.
 const CHUNK_SENTENCES: usize = 4096;
 
+/// Where a document's sentences came from.
+struct DocumentOrigin {
+    doc_id: String,
+    source: String,
+}
+
 struct Pending {
-    doc: usize,
+    doc: Rc<DocumentOrigin>,
     paragraph: u32,
     sentence: u32,
     char_start: u64,
@@ -169,10 +176,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
     let mut tally = Tally::default();
     let mut skipped: Vec<String> = Vec::new();
-    let mut documents: Vec<Document> = Vec::new();
     let mut pending: Vec<Pending> = Vec::new();
     for file in &files {
-        let docs = match stance_io::read_documents(file, &read_options) {
+        // JSONL and CSV files stream record by record; a bad record anywhere
+        // in a file is reported here, before any of its documents.
+        let docs = match stance_io::stream_documents(file, &read_options) {
             Ok(docs) => docs,
             Err(err) if args.skip_errors => {
                 skipped.push(err.to_string());
@@ -182,43 +190,34 @@ pub fn run(args: Args) -> Result<ExitCode> {
             Err(err) => return Err(err.into()),
         };
         for doc in docs {
+            // Only if the file changed since it was checked.
+            let Document {
+                doc_id,
+                source,
+                text,
+            } = doc?;
             tally.documents += 1;
-            let doc_index = documents.len();
-            for s in stance_segment::segment(&doc.text) {
-                let text = s.text(&doc.text).to_string();
+            let origin = Rc::new(DocumentOrigin { doc_id, source });
+            for s in stance_segment::segment(&text) {
                 pending.push(Pending {
-                    doc: doc_index,
+                    doc: Rc::clone(&origin),
                     paragraph: s.paragraph as u32,
                     sentence: s.index as u32,
                     char_start: s.char_start as u64,
                     char_end: s.char_end as u64,
-                    text,
+                    text: s.text(&text).to_string(),
                 });
-            }
-            documents.push(Document {
-                text: String::new(),
-                ..doc
-            });
-            if pending.len() >= CHUNK_SENTENCES {
-                flush(
-                    &classifier,
-                    &mut pending,
-                    &mut documents,
-                    &mut writer,
-                    &mut tally,
-                )?;
-                bar.set_message(format!("{} sentences", tally.sentences));
+                // Chunks may end inside a document, so one huge document
+                // is labelled in bounded memory too.
+                if pending.len() >= CHUNK_SENTENCES {
+                    flush(&classifier, &mut pending, &mut writer, &mut tally)?;
+                    bar.set_message(format!("{} sentences", tally.sentences));
+                }
             }
         }
         bar.inc(1);
     }
-    flush(
-        &classifier,
-        &mut pending,
-        &mut documents,
-        &mut writer,
-        &mut tally,
-    )?;
+    flush(&classifier, &mut pending, &mut writer, &mut tally)?;
     writer.finish()?;
     bar.finish_and_clear();
 
@@ -255,12 +254,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
 fn flush(
     classifier: &Classifier,
     pending: &mut Vec<Pending>,
-    documents: &mut Vec<Document>,
     writer: &mut SentenceWriter,
     tally: &mut Tally,
 ) -> Result<()> {
     if pending.is_empty() {
-        documents.clear();
         return Ok(());
     }
     let texts: Vec<&str> = pending.iter().map(|p| p.text.as_str()).collect();
@@ -270,7 +267,7 @@ fn flush(
         .drain(..)
         .zip(predictions)
         .map(|(p, prediction)| {
-            let doc = &documents[p.doc];
+            let doc = &p.doc;
             let label = labels.name(prediction.label).to_string();
             *tally.per_label.entry(label.clone()).or_default() += 1;
             tally.sentences += 1;
@@ -292,7 +289,5 @@ fn flush(
         })
         .collect();
     writer.write_batch(&rows)?;
-    // Chunks end at document boundaries, so no pending sentence refers to these.
-    documents.clear();
     Ok(())
 }

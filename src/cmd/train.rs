@@ -65,6 +65,12 @@ pub struct Args {
     /// Target mass moved to a sentence's `secondary` label (0: hard labels).
     #[arg(long, default_value_t = 0.0)]
     pub secondary_weight: f64,
+    /// Also keep exponential moving averages of the weights with these
+    /// decays (comma-separated, each in (0, 1), e.g. 0.998). Each average is
+    /// scored on dev after every epoch beside the live weights, and the best
+    /// of all is what gets saved. Averaging does not change training itself.
+    #[arg(long = "ema", value_delimiter = ',', value_name = "DECAY")]
+    pub ema: Vec<f64>,
     /// Precision of the saved weights.
     #[arg(long, value_enum, default_value_t = Storage::F16)]
     pub storage: Storage,
@@ -141,12 +147,29 @@ impl TrainObserver for Observer {
             r.dev_macro_f1,
             r.dev_accuracy,
             r.seconds,
-            if r.improved {
+            if r.improved && r.scores.len() == 1 {
                 " (best so far, saved)"
             } else {
                 ""
             }
         );
+        if r.scores.len() > 1 {
+            let best = r
+                .scores
+                .iter()
+                .map(|s| s.macro_f1)
+                .fold(f64::NEG_INFINITY, f64::max);
+            for s in &r.scores[1..] {
+                eprintln!(
+                    "  {}: dev macro-F1 {:.4}, dev accuracy {:.4}",
+                    s.weights, s.macro_f1, s.accuracy
+                );
+            }
+            if r.improved {
+                let saved = r.scores.iter().find(|s| s.macro_f1 == best).expect("max");
+                eprintln!("  best so far: {}, saved", saved.weights);
+            }
+        }
     }
 }
 
@@ -185,7 +208,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
             Storage::F16 => StorageDType::F16,
             Storage::F32 => StorageDType::F32,
         },
+        average_decays: args.ema.clone(),
     };
+    crate::cmd::interrupt::watch_model_dir(&args.out);
     let mut observer = Observer {
         show: progress::enabled(args.quiet),
         bar: None,
@@ -201,8 +226,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     )
     .with_context(|| format!("training on {} failed", args.train.display()))?;
     eprintln!(
-        "best epoch {} with dev macro-F1 {:.4}{}; model saved to {}",
+        "best epoch {} ({}) with dev macro-F1 {:.4}{}; model saved to {}",
         outcome.best_epoch,
+        outcome.best_weights,
         outcome.best_macro_f1,
         if outcome.stopped_early {
             " (stopped early)"
@@ -260,7 +286,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "class_weights": outcome.class_weights,
         "patience": args.patience,
         "secondary_weight": args.secondary_weight,
+        "ema": args.ema,
         "best_epoch": outcome.best_epoch,
+        "best_weights": outcome.best_weights.to_string(),
         "best_dev_macro_f1": outcome.best_macro_f1,
         "best_dev_per_label": dev_report.per_label,
         "best_dev_confusion": dev_report.confusion,
@@ -269,6 +297,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "epochs_run": outcome.epochs.iter().map(|e| serde_json::json!({
             "epoch": e.epoch, "train_loss": e.train_loss, "dev_macro_f1": e.dev_macro_f1,
             "dev_accuracy": e.dev_accuracy, "seconds": e.seconds,
+            "averages": e.scores[1..].iter().map(|s| serde_json::json!({
+                "weights": s.weights.to_string(), "dev_macro_f1": s.macro_f1,
+                "dev_accuracy": s.accuracy,
+            })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     });
     let log_path = args.out.join("training.json");

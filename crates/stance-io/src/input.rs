@@ -18,8 +18,8 @@ use crate::IoError;
 pub const KNOWN_EXTENSIONS: [&str; 6] = ["txt", "md", "jsonl", "ndjson", "csv", "parquet"];
 
 const DOCUMENT_EXTENSIONS_HELP: &str = ".txt, .md, .jsonl, .ndjson, .csv or .parquet";
-const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
-const BINARY_SNIFF_BYTES: usize = 8192;
+pub(crate) const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+pub(crate) const BINARY_SNIFF_BYTES: usize = 8192;
 
 /// How an input file is parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -286,9 +286,8 @@ pub fn resolve_format(file: &InputFile, opts: &ReadOptions) -> Result<InputForma
 pub fn read_documents(file: &InputFile, opts: &ReadOptions) -> Result<Vec<Document>, IoError> {
     let format = resolve_format(file, opts)?;
     if format == InputFormat::Parquet && !file.is_stdin {
-        let shown = file.display_path();
         let f = fs::File::open(&file.path).map_err(|e| IoError::io(&file.path, e))?;
-        return Ctx::new(file, &shown, opts).parquet(ParquetReader::new(f));
+        return Ctx::new(file, opts).parquet(ParquetReader::new(f));
     }
     parse_documents(file, format, read_bytes(file)?, opts)
 }
@@ -302,8 +301,8 @@ pub fn parse_documents(
     bytes: Vec<u8>,
     opts: &ReadOptions,
 ) -> Result<Vec<Document>, IoError> {
-    let shown = file.display_path();
-    let ctx = Ctx::new(file, &shown, opts);
+    let ctx = Ctx::new(file, opts);
+    let shown = ctx.path.clone();
     match format {
         InputFormat::Parquet => ctx.parquet(ParquetReader::new(Cursor::new(bytes))),
         InputFormat::Text => {
@@ -412,7 +411,7 @@ pub(crate) fn jsonl_objects<'a>(
 
 /// serde_json's message without its "at line 1 column N" suffix (the line is
 /// reported separately), with the column kept.
-fn json_error_message(err: &serde_json::Error) -> String {
+pub(crate) fn json_error_message(err: &serde_json::Error) -> String {
     let msg = err.to_string();
     match msg.rfind(" at line ") {
         Some(i) => format!("{} at column {}", &msg[..i], err.column()),
@@ -461,6 +460,10 @@ pub(crate) fn csv_reader<'a>(
     Ok((reader, header))
 }
 
+/// The message for a CSV quote that never closes.
+pub(crate) const UNCLOSED_QUOTE: &str =
+    "a quoted field opened on this line is never closed (it runs to the end of the file)";
+
 /// The `csv` crate reads a quote that never closes as a field running to the
 /// end of the file, silently swallowing every later row into one text. Only
 /// the last record can be such a field, so this scans it (from `start`, its
@@ -477,38 +480,84 @@ pub(crate) fn check_last_record_quotes(
         .as_bytes()
         .get(position.byte() as usize..)
         .unwrap_or_default();
-    let mut in_quotes = false;
-    let mut field_start = true;
-    let mut i = 0;
-    while i < rest.len() {
-        let b = rest[i];
-        if in_quotes {
-            if b == b'"' {
-                if rest.get(i + 1) == Some(&b'"') {
-                    i += 1;
-                } else {
-                    in_quotes = false;
-                }
-            }
-        } else if field_start && b == b'"' {
-            in_quotes = true;
-        } else if b == b'\n' {
-            // The record ended; anything after it would have been another record.
-            return Ok(());
-        }
-        field_start = !in_quotes && b == b',';
-        i += 1;
-    }
-    if in_quotes {
+    let mut scan = unclosed_quote();
+    if !scan.feed(rest) && scan.is_open() {
         return Err(IoError::MalformedCsv {
             path: path.to_path_buf(),
             line: Some(position.line() as usize),
-            err: "a quoted field opened on this line is never closed (it runs to the end of \
-                  the file)"
-                .into(),
+            err: UNCLOSED_QUOTE.into(),
         });
     }
     Ok(())
+}
+
+/// Scans one CSV record, fed in pieces from its first byte, for a quoted
+/// field that stays open.
+pub(crate) struct QuoteScan {
+    state: QuoteState,
+    field_start: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum QuoteState {
+    Unquoted,
+    Quoted,
+    /// A `"` inside quotes: an escaped quote if another follows, else the end of the quotes.
+    QuoteInQuoted,
+}
+
+pub(crate) fn unclosed_quote() -> QuoteScan {
+    QuoteScan {
+        state: QuoteState::Unquoted,
+        field_start: true,
+    }
+}
+
+impl QuoteScan {
+    /// Feeds the next bytes; true once the record has ended (a line end
+    /// outside quotes), after which nothing more needs feeding.
+    pub(crate) fn feed(&mut self, bytes: &[u8]) -> bool {
+        for &b in bytes {
+            match self.state {
+                QuoteState::Quoted => {
+                    if b == b'"' {
+                        self.state = QuoteState::QuoteInQuoted;
+                    }
+                    continue;
+                }
+                QuoteState::QuoteInQuoted if b == b'"' => {
+                    self.state = QuoteState::Quoted;
+                    continue;
+                }
+                QuoteState::QuoteInQuoted => {
+                    self.state = QuoteState::Unquoted;
+                    self.field_start = false;
+                }
+                QuoteState::Unquoted => {}
+            }
+            if self.field_start && b == b'"' {
+                self.state = QuoteState::Quoted;
+                self.field_start = false;
+            } else if b == b'\n' {
+                return true;
+            } else {
+                self.field_start = b == b',';
+            }
+        }
+        false
+    }
+
+    /// Whether a quote is open at the end of what was fed.
+    pub(crate) fn is_open(&self) -> bool {
+        self.state == QuoteState::Quoted
+    }
+}
+
+/// Where the text and id columns are in a CSV header.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CsvColumns {
+    text: usize,
+    id: Option<usize>,
 }
 
 pub(crate) fn missing_column(path: &Path, column: &str, columns: &[String]) -> IoError {
@@ -563,20 +612,25 @@ pub(crate) fn column_as_strings(
     Ok(ca.iter().map(|v| v.map(str::to_string)).collect())
 }
 
-struct Ctx<'a> {
-    path: &'a Path,
+/// What turns one record of a file into a [`Document`]: the file's names
+/// and the fields to read.
+pub(crate) struct Ctx {
+    /// The path shown in errors.
+    pub(crate) path: PathBuf,
     source: String,
     file_id: String,
-    opts: &'a ReadOptions,
+    text_field: String,
+    id_field: Option<String>,
 }
 
-impl<'a> Ctx<'a> {
-    fn new(file: &InputFile, shown: &'a Path, opts: &'a ReadOptions) -> Self {
+impl Ctx {
+    pub(crate) fn new(file: &InputFile, opts: &ReadOptions) -> Self {
         Ctx {
-            path: shown,
+            path: file.display_path(),
             source: file.source(),
             file_id: file.file_id(),
-            opts,
+            text_field: opts.text_field.clone(),
+            id_field: opts.id_field.clone(),
         }
     }
 
@@ -585,23 +639,32 @@ impl<'a> Ctx<'a> {
     }
 
     fn id_column(&self) -> (&str, bool) {
-        match &self.opts.id_field {
+        match &self.id_field {
             Some(f) => (f.as_str(), true),
             None => ("id", false),
         }
     }
 
     fn jsonl(&self, text: &str) -> Result<Vec<Document>, IoError> {
-        let field = self.opts.text_field.as_str();
+        jsonl_objects(text, &self.path)
+            .map(|item| item.and_then(|(line, obj)| self.jsonl_document(line, obj)))
+            .collect()
+    }
+
+    /// The document of JSONL line `line`.
+    pub(crate) fn jsonl_document(
+        &self,
+        line: usize,
+        obj: Map<String, Value>,
+    ) -> Result<Document, IoError> {
+        let field = self.text_field.as_str();
         let (id_field, id_explicit) = self.id_column();
-        let mut docs = Vec::new();
-        for item in jsonl_objects(text, self.path) {
-            let (line, obj) = item?;
+        {
             let text = match obj.get(field) {
                 Some(Value::String(s)) => s.clone(),
                 Some(other) => {
                     return Err(IoError::WrongFieldType {
-                        path: self.path.to_path_buf(),
+                        path: self.path.clone(),
                         line,
                         field: field.to_string(),
                         expected: "a string",
@@ -610,7 +673,7 @@ impl<'a> Ctx<'a> {
                 }
                 None => {
                     return Err(IoError::MissingField {
-                        path: self.path.to_path_buf(),
+                        path: self.path.clone(),
                         line,
                         field: field.to_string(),
                         keys: obj.keys().cloned().collect(),
@@ -623,7 +686,7 @@ impl<'a> Ctx<'a> {
                 Some(Value::String(_)) | Some(Value::Null) => self.fallback_id(line),
                 Some(other) => {
                     return Err(IoError::WrongFieldType {
-                        path: self.path.to_path_buf(),
+                        path: self.path.clone(),
                         line,
                         field: id_field.to_string(),
                         expected: "a string or a number",
@@ -632,7 +695,7 @@ impl<'a> Ctx<'a> {
                 }
                 None if id_explicit => {
                     return Err(IoError::MissingField {
-                        path: self.path.to_path_buf(),
+                        path: self.path.clone(),
                         line,
                         field: id_field.to_string(),
                         keys: obj.keys().cloned().collect(),
@@ -640,62 +703,72 @@ impl<'a> Ctx<'a> {
                 }
                 None => self.fallback_id(line),
             };
-            docs.push(Document {
+            Ok(Document {
                 doc_id,
                 source: self.source.clone(),
                 text,
-            });
+            })
         }
-        Ok(docs)
     }
 
     fn csv(&self, text: &str) -> Result<Vec<Document>, IoError> {
-        let (mut reader, header) = csv_reader(text, self.path)?;
-        let field = self.opts.text_field.as_str();
-        let text_idx = header
-            .iter()
-            .position(|h| h == field)
-            .ok_or_else(|| missing_column(self.path, field, &header))?;
-        let (id_field, id_explicit) = self.id_column();
-        let id_idx = match header.iter().position(|h| h == id_field) {
-            Some(i) => Some(i),
-            None if id_explicit => return Err(missing_column(self.path, id_field, &header)),
-            None => None,
-        };
+        let (mut reader, header) = csv_reader(text, &self.path)?;
+        let columns = self.csv_columns(&header)?;
         let mut docs = Vec::new();
         let mut last = None;
         for record in reader.records() {
-            let record = record.map_err(|e| csv_error(self.path, e))?;
+            let record = record.map_err(|e| csv_error(&self.path, e))?;
             last = record.position().cloned();
-            let line = record.position().map_or(0, |p| p.line() as usize);
-            let text = record.get(text_idx).unwrap_or_default().to_string();
-            let doc_id = match id_idx.and_then(|i| record.get(i)) {
-                Some(id) if !id.is_empty() => id.to_string(),
-                _ => self.fallback_id(line),
-            };
-            docs.push(Document {
-                doc_id,
-                source: self.source.clone(),
-                text,
-            });
+            docs.push(self.csv_document(&record, columns));
         }
-        check_last_record_quotes(text, last, self.path)?;
+        check_last_record_quotes(text, last, &self.path)?;
         Ok(docs)
+    }
+
+    /// The indices of the text column and of the id column (if any) in a CSV header.
+    pub(crate) fn csv_columns(&self, header: &[String]) -> Result<CsvColumns, IoError> {
+        let field = self.text_field.as_str();
+        let text = header
+            .iter()
+            .position(|h| h == field)
+            .ok_or_else(|| missing_column(&self.path, field, header))?;
+        let (id_field, id_explicit) = self.id_column();
+        let id = match header.iter().position(|h| h == id_field) {
+            Some(i) => Some(i),
+            None if id_explicit => return Err(missing_column(&self.path, id_field, header)),
+            None => None,
+        };
+        Ok(CsvColumns { text, id })
+    }
+
+    /// The document of one CSV record.
+    pub(crate) fn csv_document(&self, record: &csv::StringRecord, columns: CsvColumns) -> Document {
+        let line = record.position().map_or(0, |p| p.line() as usize);
+        let text = record.get(columns.text).unwrap_or_default().to_string();
+        let doc_id = match columns.id.and_then(|i| record.get(i)) {
+            Some(id) if !id.is_empty() => id.to_string(),
+            _ => self.fallback_id(line),
+        };
+        Document {
+            doc_id,
+            source: self.source.clone(),
+            text,
+        }
     }
 
     fn parquet<R: MmapBytesReader>(
         &self,
         mut reader: ParquetReader<R>,
     ) -> Result<Vec<Document>, IoError> {
-        let columns = parquet_column_names(&mut reader, self.path)?;
-        let field = self.opts.text_field.as_str();
+        let columns = parquet_column_names(&mut reader, &self.path)?;
+        let field = self.text_field.as_str();
         if !columns.iter().any(|c| c == field) {
-            return Err(missing_column(self.path, field, &columns));
+            return Err(missing_column(&self.path, field, &columns));
         }
         let (id_field, id_explicit) = self.id_column();
         let has_id = columns.iter().any(|c| c == id_field);
         if id_explicit && !has_id {
-            return Err(missing_column(self.path, id_field, &columns));
+            return Err(missing_column(&self.path, id_field, &columns));
         }
         let mut wanted = vec![field.to_string()];
         if has_id && id_field != field {
@@ -704,13 +777,13 @@ impl<'a> Ctx<'a> {
         let df = reader
             .with_columns(Some(wanted))
             .finish()
-            .map_err(|e| IoError::parquet(self.path, "cannot read", e))?;
-        let texts = column_as_strings(&df, field, self.path, "a String column", false)?;
+            .map_err(|e| IoError::parquet(&self.path, "cannot read", e))?;
+        let texts = column_as_strings(&df, field, &self.path, "a String column", false)?;
         let ids = if has_id {
             Some(column_as_strings(
                 &df,
                 id_field,
-                self.path,
+                &self.path,
                 "a String or integer column",
                 true,
             )?)
@@ -721,7 +794,7 @@ impl<'a> Ctx<'a> {
         for (i, text) in texts.into_iter().enumerate() {
             let row = i + 1;
             let text = text.ok_or_else(|| IoError::NullValue {
-                path: self.path.to_path_buf(),
+                path: self.path.clone(),
                 line: row,
                 column: field.to_string(),
             })?;

@@ -3,8 +3,9 @@
 //!
 //! * [`discover`] expands command-line inputs (files, directories, `-`) into
 //!   [`InputFile`]s; [`read_documents`] reads one of them into [`Document`]s
-//!   (plain text/Markdown, JSONL, CSV or Parquet), so callers can stream file
-//!   by file.
+//!   (plain text/Markdown, JSONL, CSV or Parquet); [`stream_documents`]
+//!   yields them one at a time, reading JSONL and CSV files record by record
+//!   so that memory does not grow with the file.
 //! * [`read_gold`] reads hand-labelled sentences; [`gold_warnings`] reports
 //!   duplicated texts.
 //! * [`SentenceWriter`] writes [`LabelledSentence`]s as Parquet (with
@@ -21,6 +22,7 @@ mod error;
 mod gold;
 mod input;
 mod output;
+mod stream;
 mod tables;
 
 pub use atomic::{pending_temp_files, remove_pending_temp_files, temp_path_for, write_file_atomic};
@@ -36,6 +38,7 @@ pub use output::{
     LABELS, META_LABELS, META_MODEL, META_MODEL_SHA256, META_PRECISION, META_SCHEMA_VERSION,
     META_VERSION, OUTPUT_COLUMNS, SCHEMA_VERSION,
 };
+pub use stream::{stream_documents, DocumentStream};
 pub use tables::{
     document_label_counts, summary_dataframe, write_predictions, write_summary, DocumentCounts,
     PredictionRow,

@@ -10,6 +10,7 @@ use stance_model::{
     ModelError, SentenceTokenizer, SequenceClassifier, StorageDType,
 };
 
+use crate::averaging::{host_values, with_weights, WeightAverage};
 use crate::optimizer::{AdamW, LinearSchedule};
 
 /// One gold sentence, with label indices into the run's [`LabelSet`].
@@ -52,6 +53,10 @@ pub struct TrainConfig {
     pub secondary_weight: f64,
     pub max_grad_norm: f64,
     pub storage: StorageDType,
+    /// Decays of exponential moving averages of the weights, each scored on
+    /// dev beside the live weights after every epoch; the best of all is
+    /// saved. Empty: the live weights only.
+    pub average_decays: Vec<f64>,
 }
 
 impl Default for TrainConfig {
@@ -70,8 +75,35 @@ impl Default for TrainConfig {
             secondary_weight: 0.0,
             max_grad_norm: 1.0,
             storage: StorageDType::F16,
+            average_decays: Vec::new(),
         }
     }
+}
+
+/// Which weights a score belongs to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Weights {
+    /// The weights as the optimiser left them.
+    Live,
+    /// An exponential moving average of the weights with this decay.
+    Average { decay: f64 },
+}
+
+impl std::fmt::Display for Weights {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Weights::Live => write!(f, "live weights"),
+            Weights::Average { decay } => write!(f, "weight average {decay}"),
+        }
+    }
+}
+
+/// The dev scores of one set of weights after an epoch.
+#[derive(Debug, Clone)]
+pub struct DevScore {
+    pub weights: Weights,
+    pub macro_f1: f64,
+    pub accuracy: f64,
 }
 
 /// What one epoch achieved.
@@ -79,10 +111,13 @@ impl Default for TrainConfig {
 pub struct EpochReport {
     pub epoch: usize,
     pub train_loss: f64,
+    /// Dev macro-F1 of the live weights.
     pub dev_macro_f1: f64,
     pub dev_accuracy: f64,
+    /// Dev scores of the live weights, then of each weight average.
+    pub scores: Vec<DevScore>,
     pub seconds: f64,
-    /// Whether this epoch is the best so far (and was saved).
+    /// Whether this epoch's best weights are the best so far (and were saved).
     pub improved: bool,
 }
 
@@ -92,6 +127,8 @@ pub struct TrainOutcome {
     pub epochs: Vec<EpochReport>,
     pub best_epoch: usize,
     pub best_macro_f1: f64,
+    /// Which weights of the best epoch were saved.
+    pub best_weights: Weights,
     /// Dev predictions of the best epoch, as label indices.
     pub best_dev_predictions: Vec<usize>,
     pub class_weights: Vec<f64>,
@@ -167,6 +204,15 @@ pub fn train(
         return Err(TrainError::Invalid(
             "secondary weight must be in [0, 1)".into(),
         ));
+    }
+    if let Some(d) = cfg
+        .average_decays
+        .iter()
+        .find(|d| !(0.0..1.0).contains(*d) || **d == 0.0)
+    {
+        return Err(TrainError::Invalid(format!(
+            "weight-average decay {d} must be in (0, 1)"
+        )));
     }
     let device = Device::Cpu;
     let base_dir = ModelDir::open(base)?;
@@ -249,6 +295,12 @@ pub fn train(
             .collect(),
         cfg.weight_decay,
     );
+    let live: Vec<Var> = vars.iter().map(|(_, v)| v.clone()).collect();
+    let mut averages = cfg
+        .average_decays
+        .iter()
+        .map(|&d| WeightAverage::new(d, &live))
+        .collect::<Vec<_>>();
 
     let tokenizer = SentenceTokenizer::from_file(
         &base_dir.tokenizer_path(),
@@ -272,7 +324,7 @@ pub fn train(
     };
 
     let mut reports = Vec::new();
-    let mut best: Option<(usize, f64, Vec<usize>)> = None;
+    let mut best: Option<(usize, f64, Vec<usize>, Weights)> = None;
     let mut since_best = 0;
     let mut global_step = 0;
     let mut stopped_early = false;
@@ -305,21 +357,58 @@ pub fn train(
             let grads = loss.backward()?;
             let lr = schedule.rate(global_step);
             optimizer.step(&grads, lr, cfg.max_grad_norm)?;
+            if !averages.is_empty() {
+                let current = host_values(&live)?;
+                for average in &mut averages {
+                    average.update(&current);
+                }
+            }
             global_step += 1;
             loss_sum += loss_value;
             observer.step(i + 1, loss_sum / (i + 1) as f64, lr);
         }
         observer.evaluating(epoch, dev.len());
-        let predictions = predict(&model, &tokenizer, &dev_encoded, &device)?;
         let gold: Vec<usize> = dev.iter().map(|e| e.label).collect();
-        let f1 = stance_eval::macro_f1(labels.len(), &gold, &predictions);
-        let accuracy = stance_eval::accuracy(&gold, &predictions);
+        let score = |predictions: &[usize], weights: Weights| DevScore {
+            weights,
+            macro_f1: stance_eval::macro_f1(labels.len(), &gold, predictions),
+            accuracy: stance_eval::accuracy(&gold, predictions),
+        };
+        // Candidates: the live weights, then each average; the first with
+        // the highest macro-F1 is this epoch's best.
+        let predictions = predict(&model, &tokenizer, &dev_encoded, &device)?;
+        let mut scores = vec![score(&predictions, Weights::Live)];
+        let mut epoch_best: (usize, Vec<usize>, Option<Vec<Tensor>>) = (0, predictions, None);
+        for average in &averages {
+            let weights = average.tensors(&live)?;
+            let predictions = with_weights(&live, &weights, || {
+                predict(&model, &tokenizer, &dev_encoded, &device)
+            })?;
+            scores.push(score(
+                &predictions,
+                Weights::Average {
+                    decay: average.decay(),
+                },
+            ));
+            if scores.last().expect("pushed").macro_f1 > scores[epoch_best.0].macro_f1 {
+                epoch_best = (scores.len() - 1, predictions, Some(weights));
+            }
+        }
+        let (best_index, predictions, averaged) = epoch_best;
+        let f1 = scores[best_index].macro_f1;
         let improved = best.as_ref().is_none_or(|b| f1 > b.1);
         if improved {
-            let current: HashMap<String, Tensor> = vars
-                .iter()
-                .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
-                .collect();
+            let current: HashMap<String, Tensor> = match &averaged {
+                None => vars
+                    .iter()
+                    .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
+                    .collect(),
+                Some(weights) => vars
+                    .iter()
+                    .map(|(n, _)| n.clone())
+                    .zip(weights.iter().cloned())
+                    .collect(),
+            };
             save_model(
                 out,
                 &config,
@@ -329,7 +418,7 @@ pub fn train(
                 &current,
                 cfg.storage,
             )?;
-            best = Some((epoch, f1, predictions));
+            best = Some((epoch, f1, predictions, scores[best_index].weights));
             since_best = 0;
         } else {
             since_best += 1;
@@ -337,8 +426,9 @@ pub fn train(
         let report = EpochReport {
             epoch,
             train_loss: loss_sum / batches.len() as f64,
-            dev_macro_f1: f1,
-            dev_accuracy: accuracy,
+            dev_macro_f1: scores[0].macro_f1,
+            dev_accuracy: scores[0].accuracy,
+            scores,
             seconds: epoch_started.elapsed().as_secs_f64(),
             improved,
         };
@@ -349,11 +439,13 @@ pub fn train(
             break;
         }
     }
-    let (best_epoch, best_macro_f1, best_dev_predictions) = best.expect("at least one epoch ran");
+    let (best_epoch, best_macro_f1, best_dev_predictions, best_weights) =
+        best.expect("at least one epoch ran");
     Ok(TrainOutcome {
         epochs: reports,
         best_epoch,
         best_macro_f1,
+        best_weights,
         best_dev_predictions,
         class_weights: weights,
         train_truncated,

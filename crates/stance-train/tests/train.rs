@@ -2,7 +2,9 @@
 
 use stance_model::testing::write_tiny_model;
 use stance_model::{Classifier, ClassifierOptions, LabelSet};
-use stance_train::{train, ClassWeighting, EpochReport, Example, TrainConfig, TrainObserver};
+use stance_train::{
+    train, ClassWeighting, EpochReport, Example, TrainConfig, TrainObserver, Weights,
+};
 
 fn labels() -> LabelSet {
     LabelSet::new(
@@ -163,6 +165,98 @@ fn the_same_seed_gives_the_same_model() {
     assert!(
         std::fs::read(out.join("model.safetensors")).unwrap() != weights_a,
         "another seed differs"
+    );
+}
+
+#[test]
+fn weight_averages_are_scored_without_changing_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    write_tiny_model(&base, None, 11).unwrap();
+    let data = examples();
+    let cfg = TrainConfig {
+        epochs: 6,
+        dropout: Some(0.1),
+        ..config()
+    };
+    let plain = train(
+        &base,
+        &labels(),
+        &data,
+        &data,
+        &cfg,
+        &dir.path().join("plain"),
+        &mut Record::default(),
+    )
+    .unwrap();
+    let averaged_cfg = TrainConfig {
+        average_decays: vec![0.5, 0.9],
+        ..cfg.clone()
+    };
+    let out = dir.path().join("averaged");
+    let averaged = train(
+        &base,
+        &labels(),
+        &data,
+        &data,
+        &averaged_cfg,
+        &out,
+        &mut Record::default(),
+    )
+    .unwrap();
+    for (p, a) in plain.epochs.iter().zip(&averaged.epochs) {
+        // The live weights follow the same path.
+        assert_eq!(p.train_loss, a.train_loss);
+        assert_eq!(p.dev_macro_f1, a.dev_macro_f1);
+        let kinds: Vec<Weights> = a.scores.iter().map(|s| s.weights).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                Weights::Live,
+                Weights::Average { decay: 0.5 },
+                Weights::Average { decay: 0.9 }
+            ]
+        );
+    }
+    let best_of_all = averaged
+        .epochs
+        .iter()
+        .flat_map(|e| e.scores.iter().map(|s| s.macro_f1))
+        .fold(f64::NEG_INFINITY, f64::max);
+    assert_eq!(averaged.best_macro_f1, best_of_all);
+    // Whatever was chosen, the saved directory reproduces its dev predictions.
+    let model = Classifier::load(&out, ClassifierOptions::default()).unwrap();
+    let texts: Vec<&str> = data.iter().map(|e| e.text.as_str()).collect();
+    let predicted: Vec<usize> = model
+        .predict(&texts)
+        .unwrap()
+        .iter()
+        .map(|p| p.label)
+        .collect();
+    let agree = predicted
+        .iter()
+        .zip(&averaged.best_dev_predictions)
+        .filter(|(a, b)| a == b)
+        .count();
+    assert!(agree >= texts.len() - 1, "{predicted:?}");
+
+    let bad = TrainConfig {
+        average_decays: vec![1.0],
+        ..cfg
+    };
+    let err = train(
+        &base,
+        &labels(),
+        &data,
+        &data,
+        &bad,
+        &dir.path().join("bad"),
+        &mut Record::default(),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("decay 1 must be in (0, 1)"),
+        "{err}"
     );
 }
 

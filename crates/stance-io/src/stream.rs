@@ -1,0 +1,523 @@
+//! Streaming documents out of files record by record, so that memory is
+//! bounded by the longest record rather than by the file.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::input::{
+    csv_error, json_error_message, json_type, resolve_format, unclosed_quote, CsvColumns, Ctx,
+    BINARY_SNIFF_BYTES, UNCLOSED_QUOTE, UTF8_BOM,
+};
+use crate::{read_documents, Document, InputFile, InputFormat, IoError, ReadOptions};
+
+/// The documents of one file, in order, read as they are needed.
+///
+/// JSONL and CSV files are read record by record, twice: a first pass checks
+/// the whole file, so that a bad record anywhere is an error before any
+/// document is produced, and a second pass yields the documents. Plain text
+/// (one document per file), Parquet and standard input are read whole.
+pub struct DocumentStream {
+    inner: Inner,
+}
+
+enum Inner {
+    Loaded(std::vec::IntoIter<Document>),
+    Jsonl(Box<JsonlRecords>),
+    Csv(Box<CsvRecords>),
+}
+
+impl Iterator for DocumentStream {
+    type Item = Result<Document, IoError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.inner {
+            Inner::Loaded(docs) => docs.next().map(Ok),
+            Inner::Jsonl(records) => records.next(),
+            Inner::Csv(records) => records.next(),
+        }
+    }
+}
+
+/// Opens the documents of one file (or standard input) as a stream: the same
+/// documents and errors as [`read_documents`], with any error in the file
+/// reported here, before the first document.
+pub fn stream_documents(file: &InputFile, opts: &ReadOptions) -> Result<DocumentStream, IoError> {
+    let format = resolve_format(file, opts)?;
+    let open = || -> Result<DocumentStream, IoError> {
+        let ctx = Ctx::new(file, opts);
+        let reader = Utf8Reader::open(&file.path, opts.lossy)?;
+        Ok(DocumentStream {
+            inner: match format {
+                InputFormat::Jsonl => Inner::Jsonl(Box::new(JsonlRecords::new(ctx, reader))),
+                _ => Inner::Csv(Box::new(CsvRecords::new(ctx, reader, file, opts)?)),
+            },
+        })
+    };
+    match format {
+        InputFormat::Jsonl | InputFormat::Csv if !file.is_stdin => {
+            for document in open()? {
+                document?;
+            }
+            open()
+        }
+        _ => Ok(DocumentStream {
+            inner: Inner::Loaded(read_documents(file, opts)?.into_iter()),
+        }),
+    }
+}
+
+/// Reads a file as UTF-8, as [`crate::input::decode`] does with the whole
+/// file: a leading byte-order mark is dropped; invalid UTF-8 is an error
+/// naming its byte offset in the file, or becomes U+FFFD when `lossy`; NUL
+/// bytes in the first 8 KiB together with invalid UTF-8 mean a binary file.
+/// Everything it yields is valid UTF-8.
+pub(crate) struct Utf8Reader {
+    inner: BufReader<File>,
+    path: PathBuf,
+    lossy: bool,
+    /// Whether the first 8 KiB of the file hold a NUL byte.
+    binary_start: bool,
+    /// Undecoded bytes (an incomplete character at most, between fills).
+    raw: Vec<u8>,
+    /// File offset of `raw[0]`.
+    raw_offset: usize,
+    /// Decoded bytes, and how many of them were consumed.
+    decoded: Vec<u8>,
+    consumed: usize,
+    eof: bool,
+    /// The first failure, kept to be reported as an [`IoError`].
+    failure: Option<IoError>,
+}
+
+const READ_CHUNK: usize = 64 * 1024;
+
+impl Utf8Reader {
+    pub(crate) fn open(path: &Path, lossy: bool) -> Result<Self, IoError> {
+        let file = File::open(path).map_err(|e| IoError::io(path, e))?;
+        let mut inner = BufReader::with_capacity(READ_CHUNK, file);
+        let mut raw = Vec::with_capacity(BINARY_SNIFF_BYTES);
+        (&mut inner)
+            .take(BINARY_SNIFF_BYTES as u64)
+            .read_to_end(&mut raw)
+            .map_err(|e| IoError::io(path, e))?;
+        let binary_start = raw.contains(&0);
+        let mut raw_offset = 0;
+        if raw.starts_with(UTF8_BOM) {
+            raw.drain(..UTF8_BOM.len());
+            raw_offset = UTF8_BOM.len();
+        }
+        Ok(Utf8Reader {
+            inner,
+            path: path.to_path_buf(),
+            lossy,
+            binary_start,
+            raw,
+            raw_offset,
+            decoded: Vec::new(),
+            consumed: 0,
+            eof: false,
+            failure: None,
+        })
+    }
+
+    /// The failure behind an `io::Error` this reader returned, or that error
+    /// as an I/O error on the file.
+    pub(crate) fn error(&mut self, err: io::Error) -> IoError {
+        self.failure
+            .take()
+            .unwrap_or_else(|| IoError::io(&self.path, err))
+    }
+
+    fn fail(&mut self, err: IoError) -> io::Error {
+        self.failure = Some(err);
+        io::Error::new(io::ErrorKind::InvalidData, "invalid UTF-8")
+    }
+
+    /// Decodes as much of `raw` as is complete; at the end of the file an
+    /// incomplete character is invalid.
+    fn decode_raw(&mut self) -> io::Result<()> {
+        let mut start = 0;
+        loop {
+            match std::str::from_utf8(&self.raw[start..]) {
+                Ok(valid) => {
+                    self.decoded.extend_from_slice(valid.as_bytes());
+                    start = self.raw.len();
+                    break;
+                }
+                Err(e) => {
+                    let valid = e.valid_up_to();
+                    self.decoded
+                        .extend_from_slice(&self.raw[start..start + valid]);
+                    start += valid;
+                    let bad = match e.error_len() {
+                        Some(n) => n,
+                        None if self.eof => self.raw.len() - start,
+                        // An incomplete character: wait for more bytes.
+                        None => break,
+                    };
+                    if self.binary_start {
+                        let path = self.path.clone();
+                        return Err(self.fail(IoError::Binary { path }));
+                    }
+                    if !self.lossy {
+                        let err = IoError::InvalidUtf8 {
+                            path: self.path.clone(),
+                            offset: self.raw_offset + start,
+                        };
+                        return Err(self.fail(err));
+                    }
+                    self.decoded
+                        .extend_from_slice(char::REPLACEMENT_CHARACTER.to_string().as_bytes());
+                    start += bad;
+                }
+            }
+        }
+        self.raw.drain(..start);
+        self.raw_offset += start;
+        Ok(())
+    }
+}
+
+impl BufRead for Utf8Reader {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.failure.is_some() {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "invalid UTF-8"));
+        }
+        while self.consumed == self.decoded.len() {
+            self.decoded.clear();
+            self.consumed = 0;
+            if self.eof {
+                if !self.raw.is_empty() {
+                    self.decode_raw()?;
+                    continue;
+                }
+                break;
+            }
+            if self.raw.len() < READ_CHUNK {
+                let want = (READ_CHUNK - self.raw.len()) as u64;
+                let read = (&mut self.inner).take(want).read_to_end(&mut self.raw)?;
+                self.eof = read == 0;
+            }
+            self.decode_raw()?;
+        }
+        Ok(&self.decoded[self.consumed..])
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.consumed = (self.consumed + amount).min(self.decoded.len());
+    }
+}
+
+impl Read for Utf8Reader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+/// JSONL records, a line at a time, as [`crate::input::jsonl_objects`] splits them.
+struct JsonlRecords {
+    ctx: Ctx,
+    reader: Utf8Reader,
+    line: usize,
+    buf: Vec<u8>,
+    done: bool,
+}
+
+impl JsonlRecords {
+    fn new(ctx: Ctx, reader: Utf8Reader) -> Self {
+        JsonlRecords {
+            ctx,
+            reader,
+            line: 0,
+            buf: Vec::new(),
+            done: false,
+        }
+    }
+
+    fn next(&mut self) -> Option<Result<Document, IoError>> {
+        while !self.done {
+            self.buf.clear();
+            match self.reader.read_until(b'\n', &mut self.buf) {
+                Ok(0) => {
+                    self.done = true;
+                    return None;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(self.reader.error(e)));
+                }
+            }
+            self.line += 1;
+            let mut raw = self.buf.as_slice();
+            raw = raw.strip_suffix(b"\n").unwrap_or(raw);
+            raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            // The reader yields valid UTF-8 and a line ends on a whole character.
+            let raw = std::str::from_utf8(raw).expect("the reader yields UTF-8");
+            if raw.trim().is_empty() {
+                continue;
+            }
+            let result = match serde_json::from_str::<Value>(raw) {
+                Ok(Value::Object(obj)) => self.ctx.jsonl_document(self.line, obj),
+                Ok(other) => Err(IoError::NotAnObject {
+                    path: self.ctx.path.clone(),
+                    line: self.line,
+                    found: json_type(&other),
+                }),
+                Err(err) => Err(IoError::MalformedJson {
+                    path: self.ctx.path.clone(),
+                    line: self.line,
+                    err: json_error_message(&err),
+                }),
+            };
+            if result.is_err() {
+                self.done = true;
+            }
+            return Some(result);
+        }
+        None
+    }
+}
+
+/// CSV records with a header row, as [`crate::input::csv_reader`] reads them.
+struct CsvRecords {
+    ctx: Ctx,
+    reader: csv::Reader<Utf8Reader>,
+    columns: CsvColumns,
+    record: csv::StringRecord,
+    last: Option<csv::Position>,
+    /// To scan the last record for a quote left open.
+    file: PathBuf,
+    lossy: bool,
+    done: bool,
+}
+
+impl CsvRecords {
+    fn new(
+        ctx: Ctx,
+        reader: Utf8Reader,
+        file: &InputFile,
+        opts: &ReadOptions,
+    ) -> Result<Self, IoError> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .trim(csv::Trim::Headers)
+            .from_reader(reader);
+        let header: Vec<String> = match reader.headers() {
+            Ok(h) => h.iter().map(str::to_string).collect(),
+            Err(e) => return Err(csv_failure(&mut reader, &ctx.path, e)),
+        };
+        let columns = ctx.csv_columns(&header)?;
+        Ok(CsvRecords {
+            ctx,
+            reader,
+            columns,
+            record: csv::StringRecord::new(),
+            last: None,
+            file: file.path.clone(),
+            lossy: opts.lossy,
+            done: false,
+        })
+    }
+
+    fn next(&mut self) -> Option<Result<Document, IoError>> {
+        if self.done {
+            return None;
+        }
+        match self.reader.read_record(&mut self.record) {
+            Ok(true) => {
+                self.last = self.record.position().cloned();
+                Some(Ok(self.ctx.csv_document(&self.record, self.columns)))
+            }
+            Ok(false) => {
+                self.done = true;
+                self.check_last_record().err().map(Err)
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(csv_failure(&mut self.reader, &self.ctx.path, e)))
+            }
+        }
+    }
+
+    /// As [`crate::input::check_last_record_quotes`], reading the file again
+    /// from the start of the last record.
+    fn check_last_record(&self) -> Result<(), IoError> {
+        let Some(position) = &self.last else {
+            return Ok(());
+        };
+        let mut reader = Utf8Reader::open(&self.file, self.lossy)?;
+        let skip = position.byte();
+        io::copy(&mut (&mut reader).take(skip), &mut io::sink()).map_err(|e| reader.error(e))?;
+        let mut scan = unclosed_quote();
+        loop {
+            let (n, ended) = match reader.fill_buf() {
+                Ok([]) => break,
+                Ok(chunk) => (chunk.len(), scan.feed(chunk)),
+                Err(e) => return Err(reader.error(e)),
+            };
+            reader.consume(n);
+            if ended {
+                return Ok(());
+            }
+        }
+        if scan.is_open() {
+            return Err(IoError::MalformedCsv {
+                path: self.ctx.path.clone(),
+                line: Some(position.line() as usize),
+                err: UNCLOSED_QUOTE.into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A CSV error, or the UTF-8 failure of the reader beneath it.
+fn csv_failure(reader: &mut csv::Reader<Utf8Reader>, path: &Path, err: csv::Error) -> IoError {
+    if let csv::ErrorKind::Io(_) = err.kind() {
+        if let Some(failure) = reader.get_mut().failure.take() {
+            return failure;
+        }
+    }
+    csv_error(path, err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse_documents;
+    use proptest::prelude::*;
+
+    /// The streamed documents of `bytes` as `name`, and what the whole-file
+    /// parser gives, each as documents or an error message.
+    fn both(
+        name: &str,
+        bytes: &[u8],
+        lossy: bool,
+    ) -> (Result<Vec<Document>, String>, Result<Vec<Document>, String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let file = InputFile::file(&path);
+        let opts = ReadOptions {
+            lossy,
+            ..ReadOptions::default()
+        };
+        let streamed = stream_documents(&file, &opts)
+            .and_then(|docs| docs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| e.to_string());
+        let format = InputFormat::from_path(&path).unwrap();
+        let whole =
+            parse_documents(&file, format, bytes.to_vec(), &opts).map_err(|e| e.to_string());
+        (streamed, whole)
+    }
+
+    /// Pieces that exercise the readers: structure, quotes, line ends,
+    /// multi-byte and invalid UTF-8, NUL and a byte-order mark.
+    fn piece() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            Just(b"{\"text\": \"".to_vec()),
+            Just(b"\"}".to_vec()),
+            Just(b", \"id\": 3}".to_vec()),
+            Just(b"\n".to_vec()),
+            Just(b"\r\n".to_vec()),
+            Just(b"\r".to_vec()),
+            Just(b"\"".to_vec()),
+            Just(b"\"\"".to_vec()),
+            Just(b",".to_vec()),
+            Just(b"text,id\n".to_vec()),
+            Just(b"id,text\n".to_vec()),
+            Just(b"[1]".to_vec()),
+            Just(b"   ".to_vec()),
+            Just("é€😀".as_bytes().to_vec()),
+            Just(b"\xEF\xBB\xBF".to_vec()),
+            Just(b"\xF0\x9F".to_vec()),
+            Just(b"\xFF".to_vec()),
+            Just(b"\x00".to_vec()),
+            "[a-z .]{0,12}".prop_map(|s| s.into_bytes()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        #[test]
+        fn streaming_reads_what_the_whole_file_parser_reads(
+            pieces in proptest::collection::vec(piece(), 0..40),
+            csv in any::<bool>(),
+            lossy in any::<bool>(),
+        ) {
+            let bytes: Vec<u8> = pieces.concat();
+            let name = if csv { "in.csv" } else { "in.jsonl" };
+            let (streamed, whole) = both(name, &bytes, lossy);
+            prop_assert_eq!(streamed, whole);
+        }
+    }
+
+    #[test]
+    fn characters_split_across_reads_decode_as_a_whole_file_does() {
+        // Over 64 KiB, so multi-byte characters and invalid bytes straddle
+        // the reader's chunks at several places.
+        let mut bytes = b"\xEF\xBB\xBFtext\n".to_vec();
+        let mut line = 0;
+        while bytes.len() < 3 * READ_CHUNK {
+            line += 1;
+            bytes.extend_from_slice(format!("\"{line} é€😀 ").as_bytes());
+            if line % 97 == 0 {
+                bytes.extend_from_slice(b"\xF0\x9F\xFF");
+            }
+            bytes.extend_from_slice("ж\"\n".as_bytes());
+        }
+        let (streamed, whole) = both("big.csv", &bytes, true);
+        let streamed = streamed.unwrap();
+        assert_eq!(streamed.len(), line);
+        assert_eq!(Ok(streamed), whole);
+        // Without --lossy the first invalid byte is reported at its offset.
+        let (streamed, whole) = both("big.csv", &bytes, false);
+        assert!(
+            streamed.as_ref().unwrap_err().contains("invalid UTF-8"),
+            "{streamed:?}"
+        );
+        assert_eq!(streamed, whole);
+        // The same as JSONL.
+        let jsonl: Vec<u8> = bytes
+            .split(|&b| b == b'\n')
+            .skip(1)
+            .filter(|l| !l.is_empty())
+            .flat_map(|l| {
+                let mut out = b"{\"text\": ".to_vec();
+                out.extend_from_slice(l);
+                out.extend_from_slice(b"}\n");
+                out
+            })
+            .collect();
+        let (streamed, whole) = both("big.jsonl", &jsonl, true);
+        assert_eq!(streamed.as_ref().map(Vec::len), Ok(line));
+        assert_eq!(streamed, whole);
+    }
+
+    #[test]
+    fn a_bad_record_is_an_error_before_any_document() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.jsonl");
+        std::fs::write(
+            &path,
+            "{\"text\": \"fine\"}\n{\"text\": \"fine\"}\nnot json\n",
+        )
+        .unwrap();
+        let err = stream_documents(&InputFile::file(&path), &ReadOptions::default())
+            .err()
+            .expect("the third line fails when the stream opens");
+        assert!(
+            err.to_string().contains("bad.jsonl:3: malformed JSON"),
+            "{err}"
+        );
+    }
+}
