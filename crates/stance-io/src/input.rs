@@ -760,7 +760,21 @@ impl Ctx {
         &self,
         mut reader: ParquetReader<R>,
     ) -> Result<Vec<Document>, IoError> {
-        let columns = parquet_column_names(&mut reader, &self.path)?;
+        let columns = self.parquet_columns(&mut reader)?;
+        let df = reader
+            .with_columns(Some(columns.clone()))
+            .finish()
+            .map_err(|e| IoError::parquet(&self.path, "cannot read", e))?;
+        self.parquet_documents(&df, &columns, 0)
+    }
+
+    /// The columns to read from a Parquet file: the text column, then the id
+    /// column if there is one; an error if a needed one is missing.
+    pub(crate) fn parquet_columns<R: MmapBytesReader>(
+        &self,
+        reader: &mut ParquetReader<R>,
+    ) -> Result<Vec<String>, IoError> {
+        let columns = parquet_column_names(reader, &self.path)?;
         let field = self.text_field.as_str();
         if !columns.iter().any(|c| c == field) {
             return Err(missing_column(&self.path, field, &columns));
@@ -774,25 +788,34 @@ impl Ctx {
         if has_id && id_field != field {
             wanted.push(id_field.to_string());
         }
-        let df = reader
-            .with_columns(Some(wanted))
-            .finish()
-            .map_err(|e| IoError::parquet(&self.path, "cannot read", e))?;
-        let texts = column_as_strings(&df, field, &self.path, "a String column", false)?;
-        let ids = if has_id {
-            Some(column_as_strings(
-                &df,
+        Ok(wanted)
+    }
+
+    /// The documents of rows `first_row + 1 ..` of a Parquet file, read as
+    /// `df` with the columns [`Self::parquet_columns`] chose.
+    pub(crate) fn parquet_documents(
+        &self,
+        df: &DataFrame,
+        columns: &[String],
+        first_row: usize,
+    ) -> Result<Vec<Document>, IoError> {
+        let field = self.text_field.as_str();
+        let texts = column_as_strings(df, field, &self.path, "a String column", false)?;
+        let ids = match columns.get(1) {
+            Some(id_field) => Some(column_as_strings(
+                df,
                 id_field,
                 &self.path,
                 "a String or integer column",
                 true,
-            )?)
-        } else {
-            None
+            )?),
+            // The text column doubles as the id column.
+            None if self.id_column().0 == field => Some(texts.clone()),
+            None => None,
         };
         let mut docs = Vec::with_capacity(texts.len());
         for (i, text) in texts.into_iter().enumerate() {
-            let row = i + 1;
+            let row = first_row + i + 1;
             let text = text.ok_or_else(|| IoError::NullValue {
                 path: self.path.clone(),
                 line: row,

@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use polars::prelude::{FileMetadataRef, ParquetReader, SerReader};
 use serde_json::Value;
 
 use crate::input::{
@@ -15,10 +16,11 @@ use crate::{read_documents, Document, InputFile, InputFormat, IoError, ReadOptio
 
 /// The documents of one file, in order, read as they are needed.
 ///
-/// JSONL and CSV files are read record by record, twice: a first pass checks
-/// the whole file, so that a bad record anywhere is an error before any
-/// document is produced, and a second pass yields the documents. Plain text
-/// (one document per file), Parquet and standard input are read whole.
+/// JSONL and CSV files are read record by record and Parquet files
+/// [`PARQUET_SLICE_ROWS`] rows at a time, twice: a first pass checks the
+/// whole file, so that a bad record anywhere is an error before any document
+/// is produced, and a second pass yields the documents. Plain text (one
+/// document per file) and standard input are read whole.
 pub struct DocumentStream {
     inner: Inner,
 }
@@ -27,6 +29,7 @@ enum Inner {
     Loaded(std::vec::IntoIter<Document>),
     Jsonl(Box<JsonlRecords>),
     Csv(Box<CsvRecords>),
+    Parquet(Box<ParquetRows>),
 }
 
 impl Iterator for DocumentStream {
@@ -37,6 +40,7 @@ impl Iterator for DocumentStream {
             Inner::Loaded(docs) => docs.next().map(Ok),
             Inner::Jsonl(records) => records.next(),
             Inner::Csv(records) => records.next(),
+            Inner::Parquet(rows) => rows.next(),
         }
     }
 }
@@ -48,16 +52,23 @@ pub fn stream_documents(file: &InputFile, opts: &ReadOptions) -> Result<Document
     let format = resolve_format(file, opts)?;
     let open = || -> Result<DocumentStream, IoError> {
         let ctx = Ctx::new(file, opts);
-        let reader = Utf8Reader::open(&file.path, opts.lossy)?;
-        Ok(DocumentStream {
-            inner: match format {
-                InputFormat::Jsonl => Inner::Jsonl(Box::new(JsonlRecords::new(ctx, reader))),
-                _ => Inner::Csv(Box::new(CsvRecords::new(ctx, reader, file, opts)?)),
-            },
-        })
+        let inner = match format {
+            InputFormat::Parquet => Inner::Parquet(Box::new(ParquetRows::open(ctx, &file.path)?)),
+            InputFormat::Jsonl => Inner::Jsonl(Box::new(JsonlRecords::new(
+                ctx,
+                Utf8Reader::open(&file.path, opts.lossy)?,
+            ))),
+            _ => Inner::Csv(Box::new(CsvRecords::new(
+                ctx,
+                Utf8Reader::open(&file.path, opts.lossy)?,
+                file,
+                opts,
+            )?)),
+        };
+        Ok(DocumentStream { inner })
     };
     match format {
-        InputFormat::Jsonl | InputFormat::Csv if !file.is_stdin => {
+        InputFormat::Jsonl | InputFormat::Csv | InputFormat::Parquet if !file.is_stdin => {
             for document in open()? {
                 document?;
             }
@@ -379,6 +390,74 @@ impl CsvRecords {
     }
 }
 
+/// Rows of a Parquet file are read this many at a time.
+pub const PARQUET_SLICE_ROWS: usize = 4096;
+
+/// A Parquet file's documents, read a slice of rows at a time.
+struct ParquetRows {
+    ctx: Ctx,
+    file: PathBuf,
+    metadata: FileMetadataRef,
+    columns: Vec<String>,
+    rows: usize,
+    next_row: usize,
+    buffered: std::vec::IntoIter<Document>,
+    done: bool,
+}
+
+impl ParquetRows {
+    fn open(ctx: Ctx, path: &Path) -> Result<Self, IoError> {
+        let mut reader = ParquetReader::new(File::open(path).map_err(|e| IoError::io(path, e))?);
+        let columns = ctx.parquet_columns(&mut reader)?;
+        let metadata = reader
+            .get_metadata()
+            .map_err(|e| IoError::parquet(&ctx.path, "cannot read", e))?
+            .clone();
+        Ok(ParquetRows {
+            rows: metadata.num_rows,
+            ctx,
+            file: path.to_path_buf(),
+            metadata,
+            columns,
+            next_row: 0,
+            buffered: Vec::new().into_iter(),
+            done: false,
+        })
+    }
+
+    fn read_slice(&mut self) -> Result<Vec<Document>, IoError> {
+        let first = self.next_row;
+        let file = File::open(&self.file).map_err(|e| IoError::io(&self.file, e))?;
+        let mut reader = ParquetReader::new(file);
+        reader.set_metadata(self.metadata.clone());
+        let df = reader
+            .with_columns(Some(self.columns.clone()))
+            .with_slice(Some((first, PARQUET_SLICE_ROWS)))
+            .finish()
+            .map_err(|e| IoError::parquet(&self.ctx.path, "cannot read", e))?;
+        self.next_row += PARQUET_SLICE_ROWS;
+        self.ctx.parquet_documents(&df, &self.columns, first)
+    }
+
+    fn next(&mut self) -> Option<Result<Document, IoError>> {
+        loop {
+            if let Some(doc) = self.buffered.next() {
+                return Some(Ok(doc));
+            }
+            if self.done || self.next_row >= self.rows {
+                return None;
+            }
+            match self.read_slice() {
+                Ok(docs) => self.buffered = docs.into_iter(),
+                Err(err) => {
+                    self.done = true;
+                    return Some(Err(err));
+                }
+            }
+        }
+    }
+}
+
 /// A CSV error, or the UTF-8 failure of the reader beneath it.
 fn csv_failure(reader: &mut csv::Reader<Utf8Reader>, path: &Path, err: csv::Error) -> IoError {
     if let csv::ErrorKind::Io(_) = err.kind() {
@@ -501,6 +580,59 @@ mod tests {
         let (streamed, whole) = both("big.jsonl", &jsonl, true);
         assert_eq!(streamed.as_ref().map(Vec::len), Ok(line));
         assert_eq!(streamed, whole);
+    }
+
+    #[test]
+    fn parquet_is_read_in_slices_as_a_whole_file_is() {
+        use polars::prelude::*;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("many.parquet");
+        let n = 2 * PARQUET_SLICE_ROWS + 123;
+        let texts: Vec<String> = (0..n).map(|i| format!("Sentence {i}.")).collect();
+        let ids: Vec<Option<i64>> = (0..n).map(|i| (i % 7 != 0).then_some(i as i64)).collect();
+        let mut df = df!("text" => texts, "id" => ids).unwrap();
+        let mut f = std::fs::File::create(&path).unwrap();
+        // Small row groups, so slices start inside and across them.
+        ParquetWriter::new(&mut f)
+            .with_row_group_size(Some(1000))
+            .finish(&mut df)
+            .unwrap();
+        let file = InputFile::file(&path);
+        let opts = ReadOptions::default();
+        let streamed: Vec<Document> = stream_documents(&file, &opts)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let whole = read_documents(&file, &opts).unwrap();
+        assert_eq!(streamed.len(), n);
+        assert_eq!(streamed, whole);
+        assert_eq!(
+            streamed[7].doc_id, "many:8",
+            "row numbers count from 1 across slices"
+        );
+
+        // A null text in the last slice fails before any document.
+        let mut texts: Vec<Option<String>> = (0..n).map(|i| Some(format!("S {i}."))).collect();
+        texts[n - 2] = None;
+        let mut df = df!("text" => texts).unwrap();
+        let bad = dir.path().join("null.parquet");
+        ParquetWriter::new(std::fs::File::create(&bad).unwrap())
+            .finish(&mut df)
+            .unwrap();
+        let err = stream_documents(&InputFile::file(&bad), &opts)
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            read_documents(&InputFile::file(&bad), &opts)
+                .unwrap_err()
+                .to_string()
+        );
+        assert!(
+            err.to_string()
+                .contains(&format!("null.parquet:{}:", n - 1)),
+            "{err}"
+        );
     }
 
     #[test]
