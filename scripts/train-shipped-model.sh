@@ -20,7 +20,7 @@ bin=target/release/stance
   --train "$data/train.jsonl" --dev "$data/dev.jsonl" \
   --base base-model/all-MiniLM-L6-v2 --out "$out" \
   --epochs 5 --lr 5e-5 --batch-size 16 --max-tokens 128 --warmup 0.1 \
-  --weight-decay 0.01 --class-weights sqrt --patience 2 --seed 7 \
+  --weight-decay 0.01 --class-weights sqrt --patience 2 --seed 7 --ema 0.998 \
   2> >(tee "$out.train.log" >&2)
 "$bin" calibrate --dev "$data/dev.jsonl" --model "$out"
 "$bin" eval --gold "$data/dev.jsonl" --model "$out" --report "$out/dev-report"

@@ -25,6 +25,11 @@ use crate::progress;
 /// --id-field). Pasted web pages are fine: headlines, bylines and menu lines
 /// become sentences of their own, mostly labelled `other`.
 ///
+/// Memory does not grow with the input: JSONL, CSV and Parquet files are
+/// checked whole first (a bad record anywhere fails before any output), then
+/// read a record at a time (Parquet: 4,096 rows), and sentences are labelled
+/// and written in chunks of 4,096, even inside one long document.
+///
 /// Output has one row per sentence: doc_id, source, paragraph, sentence,
 /// char_start, char_end (Unicode code points: Python's text[start:end]),
 /// text, label, confidence and one probability per label. It is written to a

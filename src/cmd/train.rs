@@ -54,8 +54,14 @@ pub struct Args {
     /// Hidden and classifier dropout (default: the base model's config).
     #[arg(long)]
     pub dropout: Option<f64>,
+    /// Seed of every random choice: the new head, batch order and dropout.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Seed of the batch order and dropout only (default: --seed). Runs that
+    /// share --seed but not this start from the same weights, so their
+    /// weights can be averaged (a model soup).
+    #[arg(long)]
+    pub data_seed: Option<u64>,
     /// Loss weight per class from the training label counts.
     #[arg(long, value_enum, default_value_t = Weighting::Sqrt)]
     pub class_weights: Weighting,
@@ -196,6 +202,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         weight_decay: args.weight_decay,
         dropout: args.dropout,
         seed: args.seed,
+        data_seed: args.data_seed,
         class_weighting: match args.class_weights {
             Weighting::None => ClassWeighting::None,
             Weighting::Sqrt => ClassWeighting::Sqrt,
@@ -283,6 +290,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "weight_decay": args.weight_decay,
         "dropout": args.dropout,
         "seed": args.seed,
+        "data_seed": args.data_seed,
         "class_weights": outcome.class_weights,
         "patience": args.patience,
         "secondary_weight": args.secondary_weight,

@@ -50,34 +50,33 @@ impl Iterator for DocumentStream {
 /// reported here, before the first document.
 pub fn stream_documents(file: &InputFile, opts: &ReadOptions) -> Result<DocumentStream, IoError> {
     let format = resolve_format(file, opts)?;
+    let loaded = || -> Result<DocumentStream, IoError> {
+        Ok(DocumentStream {
+            inner: Inner::Loaded(read_documents(file, opts)?.into_iter()),
+        })
+    };
+    if file.is_stdin {
+        return loaded();
+    }
     let open = || -> Result<DocumentStream, IoError> {
         let ctx = Ctx::new(file, opts);
+        let utf8 = || Utf8Reader::open(&file.path, opts.lossy);
         let inner = match format {
+            InputFormat::Text => return loaded(),
+            InputFormat::Jsonl => Inner::Jsonl(Box::new(JsonlRecords::new(ctx, utf8()?))),
+            InputFormat::Csv => Inner::Csv(Box::new(CsvRecords::new(ctx, utf8()?, file, opts)?)),
             InputFormat::Parquet => Inner::Parquet(Box::new(ParquetRows::open(ctx, &file.path)?)),
-            InputFormat::Jsonl => Inner::Jsonl(Box::new(JsonlRecords::new(
-                ctx,
-                Utf8Reader::open(&file.path, opts.lossy)?,
-            ))),
-            _ => Inner::Csv(Box::new(CsvRecords::new(
-                ctx,
-                Utf8Reader::open(&file.path, opts.lossy)?,
-                file,
-                opts,
-            )?)),
         };
         Ok(DocumentStream { inner })
     };
-    match format {
-        InputFormat::Jsonl | InputFormat::Csv | InputFormat::Parquet if !file.is_stdin => {
-            for document in open()? {
-                document?;
-            }
-            open()
-        }
-        _ => Ok(DocumentStream {
-            inner: Inner::Loaded(read_documents(file, opts)?.into_iter()),
-        }),
+    if format == InputFormat::Text {
+        return loaded();
     }
+    // The first pass only checks; the second yields.
+    for document in open()? {
+        document?;
+    }
+    open()
 }
 
 /// Reads a file as UTF-8, as [`crate::input::decode`] does with the whole

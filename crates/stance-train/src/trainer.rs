@@ -46,6 +46,10 @@ pub struct TrainConfig {
     /// Overrides the hidden and classifier dropout of the base config.
     pub dropout: Option<f64>,
     pub seed: u64,
+    /// Seeds the batch order and dropout instead of `seed`, which then seeds
+    /// only the new head: runs that differ only here start from the same
+    /// weights, so their weights can be averaged.
+    pub data_seed: Option<u64>,
     pub class_weighting: ClassWeighting,
     /// Epochs without a better dev macro-F1 before stopping; 0 never stops early.
     pub patience: usize,
@@ -70,6 +74,7 @@ impl Default for TrainConfig {
             weight_decay: 0.01,
             dropout: None,
             seed: 42,
+            data_seed: None,
             class_weighting: ClassWeighting::Sqrt,
             patience: 2,
             secondary_weight: 0.0,
@@ -257,7 +262,10 @@ pub fn train(
             data.insert(name.clone(), Var::from_tensor(tensor)?);
         }
     }
-    let dropout_rng = Dropout::seeded_rng(cfg.seed.wrapping_add(1));
+    if let Some(data_seed) = cfg.data_seed {
+        rng = StdRng::seed_from_u64(data_seed);
+    }
+    let dropout_rng = Dropout::seeded_rng(cfg.data_seed.unwrap_or(cfg.seed).wrapping_add(1));
     let root = VarBuilder::from_varmap(&varmap, DType::F32, &device);
     let model = SequenceClassifier::load(
         root.clone(),

@@ -169,6 +169,42 @@ fn the_same_seed_gives_the_same_model() {
 }
 
 #[test]
+fn the_data_seed_changes_the_batches_but_not_the_starting_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    write_tiny_model(&base, None, 11).unwrap();
+    let data = examples();
+    let weights = |name: &str, seed: u64, data_seed: Option<u64>, learning_rate: f64| {
+        let cfg = TrainConfig {
+            epochs: 1,
+            dropout: Some(0.1),
+            seed,
+            data_seed,
+            learning_rate,
+            storage: stance_model::StorageDType::F32,
+            ..config()
+        };
+        let out = dir.path().join(name);
+        train(
+            &base,
+            &labels(),
+            &data,
+            &data,
+            &cfg,
+            &out,
+            &mut Record::default(),
+        )
+        .unwrap();
+        std::fs::read(out.join("model.safetensors")).unwrap()
+    };
+    // With a learning rate of 0 the saved weights are the starting weights.
+    assert!(weights("a", 3, Some(5), 0.0) == weights("b", 3, Some(9), 0.0));
+    assert!(weights("c", 3, Some(5), 0.0) != weights("d", 4, Some(5), 0.0));
+    // Trained, the data seed matters.
+    assert!(weights("e", 3, Some(5), 5e-3) != weights("f", 3, Some(9), 5e-3));
+}
+
+#[test]
 fn weight_averages_are_scored_without_changing_training() {
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().join("base");
