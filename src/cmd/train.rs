@@ -150,8 +150,8 @@ impl TrainObserver for Observer {
             "epoch {}: train loss {:.4}, dev macro-F1 {:.4}, dev accuracy {:.4}, {:.0} s{}",
             r.epoch,
             r.train_loss,
-            r.dev_macro_f1,
-            r.dev_accuracy,
+            r.live().macro_f1,
+            r.live().accuracy,
             r.seconds,
             if r.improved && r.scores.len() == 1 {
                 " (best so far, saved)"
@@ -160,11 +160,6 @@ impl TrainObserver for Observer {
             }
         );
         if r.scores.len() > 1 {
-            let best = r
-                .scores
-                .iter()
-                .map(|s| s.macro_f1)
-                .fold(f64::NEG_INFINITY, f64::max);
             for s in &r.scores[1..] {
                 eprintln!(
                     "  {}: dev macro-F1 {:.4}, dev accuracy {:.4}",
@@ -172,8 +167,7 @@ impl TrainObserver for Observer {
                 );
             }
             if r.improved {
-                let saved = r.scores.iter().find(|s| s.macro_f1 == best).expect("max");
-                eprintln!("  best so far: {}, saved", saved.weights);
+                eprintln!("  best so far: {}, saved", r.best().weights);
             }
         }
     }
@@ -303,8 +297,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "stopped_early": outcome.stopped_early,
         "seconds": started.elapsed().as_secs_f64(),
         "epochs_run": outcome.epochs.iter().map(|e| serde_json::json!({
-            "epoch": e.epoch, "train_loss": e.train_loss, "dev_macro_f1": e.dev_macro_f1,
-            "dev_accuracy": e.dev_accuracy, "seconds": e.seconds,
+            "epoch": e.epoch, "train_loss": e.train_loss, "dev_macro_f1": e.live().macro_f1,
+            "dev_accuracy": e.live().accuracy, "seconds": e.seconds,
             "averages": e.scores[1..].iter().map(|s| serde_json::json!({
                 "weights": s.weights.to_string(), "dev_macro_f1": s.macro_f1,
                 "dev_accuracy": s.accuracy,

@@ -659,56 +659,54 @@ impl Ctx {
     ) -> Result<Document, IoError> {
         let field = self.text_field.as_str();
         let (id_field, id_explicit) = self.id_column();
-        {
-            let text = match obj.get(field) {
-                Some(Value::String(s)) => s.clone(),
-                Some(other) => {
-                    return Err(IoError::WrongFieldType {
-                        path: self.path.clone(),
-                        line,
-                        field: field.to_string(),
-                        expected: "a string",
-                        found: json_type(other),
-                    });
-                }
-                None => {
-                    return Err(IoError::MissingField {
-                        path: self.path.clone(),
-                        line,
-                        field: field.to_string(),
-                        keys: obj.keys().cloned().collect(),
-                    });
-                }
-            };
-            let doc_id = match obj.get(id_field) {
-                Some(Value::String(s)) if !s.is_empty() => s.clone(),
-                Some(Value::Number(n)) => n.to_string(),
-                Some(Value::String(_)) | Some(Value::Null) => self.fallback_id(line),
-                Some(other) => {
-                    return Err(IoError::WrongFieldType {
-                        path: self.path.clone(),
-                        line,
-                        field: id_field.to_string(),
-                        expected: "a string or a number",
-                        found: json_type(other),
-                    });
-                }
-                None if id_explicit => {
-                    return Err(IoError::MissingField {
-                        path: self.path.clone(),
-                        line,
-                        field: id_field.to_string(),
-                        keys: obj.keys().cloned().collect(),
-                    });
-                }
-                None => self.fallback_id(line),
-            };
-            Ok(Document {
-                doc_id,
-                source: self.source.clone(),
-                text,
-            })
-        }
+        let text = match obj.get(field) {
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => {
+                return Err(IoError::WrongFieldType {
+                    path: self.path.clone(),
+                    line,
+                    field: field.to_string(),
+                    expected: "a string",
+                    found: json_type(other),
+                });
+            }
+            None => {
+                return Err(IoError::MissingField {
+                    path: self.path.clone(),
+                    line,
+                    field: field.to_string(),
+                    keys: obj.keys().cloned().collect(),
+                });
+            }
+        };
+        let doc_id = match obj.get(id_field) {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(Value::String(_)) | Some(Value::Null) => self.fallback_id(line),
+            Some(other) => {
+                return Err(IoError::WrongFieldType {
+                    path: self.path.clone(),
+                    line,
+                    field: id_field.to_string(),
+                    expected: "a string or a number",
+                    found: json_type(other),
+                });
+            }
+            None if id_explicit => {
+                return Err(IoError::MissingField {
+                    path: self.path.clone(),
+                    line,
+                    field: id_field.to_string(),
+                    keys: obj.keys().cloned().collect(),
+                });
+            }
+            None => self.fallback_id(line),
+        };
+        Ok(Document {
+            doc_id,
+            source: self.source.clone(),
+            text,
+        })
     }
 
     fn csv(&self, text: &str) -> Result<Vec<Document>, IoError> {

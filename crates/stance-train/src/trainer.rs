@@ -116,14 +116,26 @@ pub struct DevScore {
 pub struct EpochReport {
     pub epoch: usize,
     pub train_loss: f64,
-    /// Dev macro-F1 of the live weights.
-    pub dev_macro_f1: f64,
-    pub dev_accuracy: f64,
     /// Dev scores of the live weights, then of each weight average.
     pub scores: Vec<DevScore>,
+    /// Index into `scores` of this epoch's best weights (the first with the
+    /// highest macro-F1).
+    pub best: usize,
     pub seconds: f64,
     /// Whether this epoch's best weights are the best so far (and were saved).
     pub improved: bool,
+}
+
+impl EpochReport {
+    /// The dev scores of the live weights.
+    pub fn live(&self) -> &DevScore {
+        &self.scores[0]
+    }
+
+    /// The dev scores of this epoch's best weights.
+    pub fn best(&self) -> &DevScore {
+        &self.scores[self.best]
+    }
 }
 
 /// The result of a run: the best epoch was saved to the output directory.
@@ -331,6 +343,7 @@ pub fn train(
         total_steps: steps_per_epoch * cfg.epochs,
     };
 
+    let gold: Vec<usize> = dev.iter().map(|e| e.label).collect();
     let mut reports = Vec::new();
     let mut best: Option<(usize, f64, Vec<usize>, Weights)> = None;
     let mut since_best = 0;
@@ -376,7 +389,6 @@ pub fn train(
             observer.step(i + 1, loss_sum / (i + 1) as f64, lr);
         }
         observer.evaluating(epoch, dev.len());
-        let gold: Vec<usize> = dev.iter().map(|e| e.label).collect();
         let score = |predictions: &[usize], weights: Weights| DevScore {
             weights,
             macro_f1: stance_eval::macro_f1(labels.len(), &gold, predictions),
@@ -434,9 +446,8 @@ pub fn train(
         let report = EpochReport {
             epoch,
             train_loss: loss_sum / batches.len() as f64,
-            dev_macro_f1: scores[0].macro_f1,
-            dev_accuracy: scores[0].accuracy,
             scores,
+            best: best_index,
             seconds: epoch_started.elapsed().as_secs_f64(),
             improved,
         };

@@ -2,8 +2,11 @@
 
 use stance_model::testing::write_tiny_model;
 use stance_model::{Classifier, ClassifierOptions, LabelSet};
+use std::path::Path;
+
 use stance_train::{
-    train, ClassWeighting, EpochReport, Example, TrainConfig, TrainObserver, Weights,
+    train, ClassWeighting, EpochReport, Example, TrainConfig, TrainError, TrainObserver,
+    TrainOutcome, Weights,
 };
 
 fn labels() -> LabelSet {
@@ -66,6 +69,47 @@ fn config() -> TrainConfig {
     }
 }
 
+/// Trains on `data` (also the dev set) with no observer.
+fn train_on(
+    base: &Path,
+    data: &[Example],
+    cfg: &TrainConfig,
+    out: &Path,
+) -> Result<TrainOutcome, TrainError> {
+    train(
+        base,
+        &labels(),
+        data,
+        data,
+        cfg,
+        out,
+        &mut Record::default(),
+    )
+}
+
+/// Asserts that the model saved in `out` labels `data` as `dev_predictions`
+/// (the predictions it was chosen by), up to one sentence of f16 rounding.
+fn assert_saved_model_reproduces(out: &Path, data: &[Example], dev_predictions: &[usize]) {
+    let model = Classifier::load(out, ClassifierOptions::default()).unwrap();
+    assert_eq!(model.labels(), &labels());
+    let texts: Vec<&str> = data.iter().map(|e| e.text.as_str()).collect();
+    let predicted: Vec<usize> = model
+        .predict(&texts)
+        .unwrap()
+        .iter()
+        .map(|p| p.label)
+        .collect();
+    let agree = predicted
+        .iter()
+        .zip(dev_predictions)
+        .filter(|(a, b)| a == b)
+        .count();
+    assert!(
+        agree >= texts.len() - 1,
+        "{predicted:?} vs {dev_predictions:?}"
+    );
+}
+
 #[test]
 fn loss_goes_down_and_the_saved_model_labels() {
     let dir = tempfile::tempdir().unwrap();
@@ -89,26 +133,8 @@ fn loss_goes_down_and_the_saved_model_labels() {
         outcome.best_macro_f1
     );
 
-    let model = Classifier::load(&out, ClassifierOptions::default()).unwrap();
-    assert_eq!(model.labels(), &labels());
-    let texts: Vec<&str> = data.iter().map(|e| e.text.as_str()).collect();
-    let predicted: Vec<usize> = model
-        .predict(&texts)
-        .unwrap()
-        .iter()
-        .map(|p| p.label)
-        .collect();
     // The saved (f16) best epoch reproduces the dev predictions it was chosen by.
-    let agree = predicted
-        .iter()
-        .zip(&outcome.best_dev_predictions)
-        .filter(|(a, b)| a == b)
-        .count();
-    assert!(
-        agree >= texts.len() - 1,
-        "{predicted:?} vs {:?}",
-        outcome.best_dev_predictions
-    );
+    assert_saved_model_reproduces(&out, &data, &outcome.best_dev_predictions);
 }
 
 #[test]
@@ -124,16 +150,7 @@ fn the_same_seed_gives_the_same_model() {
     };
     let run = |name: &str| {
         let out = dir.path().join(name);
-        let outcome = train(
-            &base,
-            &labels(),
-            &data,
-            &data,
-            &cfg,
-            &out,
-            &mut Record::default(),
-        )
-        .unwrap();
+        let outcome = train_on(&base, &data, &cfg, &out).unwrap();
         (
             outcome
                 .epochs
@@ -152,16 +169,7 @@ fn the_same_seed_gives_the_same_model() {
         ..cfg.clone()
     };
     let out = dir.path().join("c");
-    train(
-        &base,
-        &labels(),
-        &data,
-        &data,
-        &other,
-        &out,
-        &mut Record::default(),
-    )
-    .unwrap();
+    train_on(&base, &data, &other, &out).unwrap();
     assert!(
         std::fs::read(out.join("model.safetensors")).unwrap() != weights_a,
         "another seed differs"
@@ -185,16 +193,7 @@ fn the_data_seed_changes_the_batches_but_not_the_starting_weights() {
             ..config()
         };
         let out = dir.path().join(name);
-        train(
-            &base,
-            &labels(),
-            &data,
-            &data,
-            &cfg,
-            &out,
-            &mut Record::default(),
-        )
-        .unwrap();
+        train_on(&base, &data, &cfg, &out).unwrap();
         std::fs::read(out.join("model.safetensors")).unwrap()
     };
     // With a learning rate of 0 the saved weights are the starting weights.
@@ -215,35 +214,17 @@ fn weight_averages_are_scored_without_changing_training() {
         dropout: Some(0.1),
         ..config()
     };
-    let plain = train(
-        &base,
-        &labels(),
-        &data,
-        &data,
-        &cfg,
-        &dir.path().join("plain"),
-        &mut Record::default(),
-    )
-    .unwrap();
+    let plain = train_on(&base, &data, &cfg, &dir.path().join("plain")).unwrap();
     let averaged_cfg = TrainConfig {
         average_decays: vec![0.5, 0.9],
         ..cfg.clone()
     };
     let out = dir.path().join("averaged");
-    let averaged = train(
-        &base,
-        &labels(),
-        &data,
-        &data,
-        &averaged_cfg,
-        &out,
-        &mut Record::default(),
-    )
-    .unwrap();
+    let averaged = train_on(&base, &data, &averaged_cfg, &out).unwrap();
     for (p, a) in plain.epochs.iter().zip(&averaged.epochs) {
         // The live weights follow the same path.
         assert_eq!(p.train_loss, a.train_loss);
-        assert_eq!(p.dev_macro_f1, a.dev_macro_f1);
+        assert_eq!(p.live().macro_f1, a.live().macro_f1);
         let kinds: Vec<Weights> = a.scores.iter().map(|s| s.weights).collect();
         assert_eq!(
             kinds,
@@ -261,35 +242,13 @@ fn weight_averages_are_scored_without_changing_training() {
         .fold(f64::NEG_INFINITY, f64::max);
     assert_eq!(averaged.best_macro_f1, best_of_all);
     // Whatever was chosen, the saved directory reproduces its dev predictions.
-    let model = Classifier::load(&out, ClassifierOptions::default()).unwrap();
-    let texts: Vec<&str> = data.iter().map(|e| e.text.as_str()).collect();
-    let predicted: Vec<usize> = model
-        .predict(&texts)
-        .unwrap()
-        .iter()
-        .map(|p| p.label)
-        .collect();
-    let agree = predicted
-        .iter()
-        .zip(&averaged.best_dev_predictions)
-        .filter(|(a, b)| a == b)
-        .count();
-    assert!(agree >= texts.len() - 1, "{predicted:?}");
+    assert_saved_model_reproduces(&out, &data, &averaged.best_dev_predictions);
 
     let bad = TrainConfig {
         average_decays: vec![1.0],
         ..cfg
     };
-    let err = train(
-        &base,
-        &labels(),
-        &data,
-        &data,
-        &bad,
-        &dir.path().join("bad"),
-        &mut Record::default(),
-    )
-    .unwrap_err();
+    let err = train_on(&base, &data, &bad, &dir.path().join("bad")).unwrap_err();
     assert!(
         err.to_string().contains("decay 1 must be in (0, 1)"),
         "{err}"
@@ -318,16 +277,7 @@ fn empty_sets_and_bad_settings_are_errors() {
         batch_size: 0,
         ..config()
     };
-    assert!(train(
-        &base,
-        &labels(),
-        &data,
-        &data,
-        &bad,
-        &out,
-        &mut Record::default()
-    )
-    .is_err());
+    assert!(train_on(&base, &data, &bad, &out).is_err());
     assert!(!out.exists(), "nothing written on error");
 }
 
