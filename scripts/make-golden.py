@@ -33,6 +33,38 @@ SENTENCES = [
 ]
 
 
+def pairs(tok, model, context_tokens, max_positions):
+    """Each sentence after the first with the one before it as the second
+    segment, its first `context_tokens` tokens kept: what stance feeds a
+    model that reads context. The sentence is cut first, to the positions
+    the context leaves; when it is not cut, this is HF's own pair encoding
+    cut only_second, which is checked."""
+    sentence_max = min(128, max_positions - context_tokens - 1)
+    rows = []
+    for prev, text in zip(SENTENCES, SENTENCES[1:]):
+        alone = tok(text, truncation=True, max_length=sentence_max)["input_ids"]
+        context = tok(prev, add_special_tokens=False)["input_ids"][:context_tokens]
+        ids = alone + context + [tok.sep_token_id]
+        types = [0] * len(alone) + [1] * (len(context) + 1)
+        if len(tok(text)["input_ids"]) == len(alone):
+            hf = tok(text, prev, truncation="only_second", max_length=len(ids))
+            assert hf["input_ids"] == ids and hf["token_type_ids"] == types, (text, prev)
+        rows.append((ids, types))
+    width = max(len(ids) for ids, _ in rows)
+    pad = tok.pad_token_id
+    input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in rows])
+    types = torch.tensor([t + [0] * (width - len(t)) for _, t in rows])
+    mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in rows])
+    with torch.no_grad():
+        logits = model(input_ids=input_ids, token_type_ids=types, attention_mask=mask).logits
+    return {
+        "pair_context_tokens": context_tokens,
+        "pair_input_ids": [ids for ids, _ in rows],
+        "pair_token_type_ids": [t for _, t in rows],
+        "pair_logits": logits.tolist(),
+    }
+
+
 def reference(model_dir, classifier):
     tok = AutoTokenizer.from_pretrained(model_dir)
     enc = tok(SENTENCES, padding=True, truncation=True, max_length=128, return_tensors="pt")
@@ -48,6 +80,11 @@ def reference(model_dir, classifier):
             hidden = model(**enc).last_hidden_state
         mask = enc["attention_mask"].unsqueeze(-1).float()
         out["mean_pooled"] = ((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)).tolist()
+        if classifier:
+            # A model trained with context says how much; others are checked
+            # as if told to read 8 tokens of it.
+            context_tokens = model.config.to_dict().get("stance_context_tokens") or 8
+            out.update(pairs(tok, model, context_tokens, model.config.max_position_embeddings))
     out["input_ids"] = [ids[: int(m.sum())] for ids, m in zip(enc["input_ids"].tolist(), enc["attention_mask"])]
     return out
 

@@ -1416,6 +1416,87 @@ mod train {
     }
 
     #[test]
+    fn a_context_model_reads_the_sentence_before_when_labelling_and_scoring() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().join("tiny-base");
+        stance_model::testing::write_tiny_model(&base, None, 11).unwrap();
+        let out = tmp.path().join("trained");
+        let gold = fixture("gold.jsonl");
+        run(&[
+            &"train",
+            &"--train",
+            &gold,
+            &"--dev",
+            &gold,
+            &"--base",
+            &base,
+            &"--out",
+            &out,
+            &"--epochs",
+            &"1",
+            &"--max-tokens",
+            &"32",
+            &"--context-tokens",
+            &"8",
+            &"--quiet",
+        ])
+        .ok();
+        let config: Value = serde_json::from_str(&read_text(&out.join("config.json"))).unwrap();
+        assert_eq!(config["stance_context_tokens"], 8);
+        let log: Value = serde_json::from_str(&read_text(&out.join("training.json"))).unwrap();
+        assert_eq!(log["context_tokens"], 8);
+
+        // The same sentence after different sentences gets different scores.
+        let a = tmp.path().join("a.txt");
+        let b = tmp.path().join("b.txt");
+        fs::write(&a, "The ministers met in Seoul.\nWe condemn the attack.\n").unwrap();
+        fs::write(&b, "We are ready for dialogue.\nWe condemn the attack.\n").unwrap();
+        let labels = tmp.path().join("labels.parquet");
+        label_to(&out, &[&a, &b], &labels, &[&"--max-tokens", &"32"]).ok();
+        let rows = labelled_rows(&labels);
+        let second: Vec<&Row> = rows
+            .iter()
+            .filter(|r| r.text == "We condemn the attack.")
+            .collect();
+        assert_eq!(second.len(), 2, "{rows:?}");
+        assert_ne!(second[0].doc_id, second[1].doc_id);
+        assert_ne!(second[0].p, second[1].p, "the sentence before is read");
+
+        // A document given a sentence per record, under one doc_id, reads on
+        // across records; records of other documents do not.
+        let records = tmp.path().join("records.jsonl");
+        fs::write(
+            &records,
+            concat!(
+                r#"{"id": "d1", "text": "We are ready for dialogue."}"#,
+                "\n",
+                r#"{"id": "d1", "text": "We condemn the attack."}"#,
+                "\n",
+                r#"{"id": "d2", "text": "We condemn the attack."}"#,
+                "\n",
+            ),
+        )
+        .unwrap();
+        let alone = tmp.path().join("alone.txt");
+        fs::write(&alone, "We condemn the attack.\n").unwrap();
+        let more = tmp.path().join("more.parquet");
+        label_to(&out, &[&records, &alone], &more, &[&"--max-tokens", &"32"]).ok();
+        let rows = labelled_rows(&more);
+        assert_eq!(rows.len(), 4, "{rows:?}");
+        let close = |a: &[f32; 4], b: &[f32; 4]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-5);
+        assert!(close(&rows[1].p, &second[1].p), "{rows:?} vs {second:?}");
+        assert!(close(&rows[2].p, &rows[3].p), "{rows:?}");
+        assert!(!close(&rows[1].p, &rows[2].p), "{rows:?}");
+
+        // eval and calibrate pair gold sentences with the one before in
+        // their document too.
+        run(&[&"eval", &"--gold", &gold, &"--model", &out, &"--quiet"]).ok();
+        run(&[&"calibrate", &"--dev", &gold, &"--model", &out, &"--quiet"]).ok();
+        let config: Value = serde_json::from_str(&read_text(&out.join("config.json"))).unwrap();
+        assert_eq!(config["stance_context_tokens"], 8, "calibrate keeps it");
+    }
+
+    #[test]
     fn a_bare_encoder_is_not_a_classifier() {
         let tmp = tempfile::tempdir().unwrap();
         let base = tmp.path().join("tiny-base");

@@ -65,9 +65,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
         progress::enabled(args.quiet),
     );
     let mut logits = Vec::with_capacity(gold.len());
-    for chunk in gold.chunks(512) {
+    let previous = stance_io::previous_in_document(&gold);
+    for (chunk, previous) in gold.chunks(512).zip(previous.chunks(512)) {
         let texts: Vec<&str> = chunk.iter().map(|g| g.text.as_str()).collect();
-        logits.extend(classifier.predict(&texts)?.into_iter().map(|p| p.logits));
+        logits.extend(
+            classifier
+                .predict_in_context(&texts, previous)?
+                .into_iter()
+                .map(|p| p.logits),
+        );
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();

@@ -252,9 +252,10 @@ pub fn model_verdicts(
     bar.set_prefix("scoring");
     let mut labels = Vec::with_capacity(gold.len());
     let mut probabilities = Vec::with_capacity(gold.len());
-    for chunk in gold.chunks(512) {
+    let previous = stance_io::previous_in_document(gold);
+    for (chunk, previous) in gold.chunks(512).zip(previous.chunks(512)) {
         let texts: Vec<&str> = chunk.iter().map(|g| g.text.as_str()).collect();
-        for p in classifier.predict(&texts)? {
+        for p in classifier.predict_in_context(&texts, previous)? {
             labels.push(p.label);
             probabilities.push(p.probabilities);
         }

@@ -59,7 +59,10 @@ pub struct Args {
     #[arg(long, visible_alias = "text-column", default_value = "text")]
     pub text_field: String,
     /// JSONL field or CSV/Parquet column holding the document id (default:
-    /// `id` when present, else FILE:LINE).
+    /// `id` when present, else FILE:LINE). For a model that reads the
+    /// previous sentence, consecutive records with the same id are parts of
+    /// one document: the first sentence of a record follows the last one of
+    /// the record before.
     #[arg(long, visible_alias = "id-column")]
     pub id_field: Option<String>,
     /// Model directory (default: the shipped model, models/stance-minilm-l6,
@@ -122,6 +125,8 @@ struct Pending {
     char_start: u64,
     char_end: u64,
     text: String,
+    /// The document's previous sentence, kept only for models that read it.
+    previous: Option<String>,
 }
 
 #[derive(Default)]
@@ -182,7 +187,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut tally = Tally::default();
     let mut skipped: Vec<String> = Vec::new();
     let mut pending: Vec<Pending> = Vec::new();
+    let reads_context = classifier.context_tokens() > 0;
     for file in &files {
+        // For models that read the previous sentence: the last sentence of
+        // the file's previous record, which continues into the next record
+        // when both carry the same doc_id (a document given a sentence or a
+        // paragraph per record).
+        let mut last_of_record: Option<(String, String)> = None;
         // JSONL and CSV files stream record by record; a bad record anywhere
         // in a file is reported here, before any of its documents.
         let docs = match stance_io::stream_documents(file, &read_options) {
@@ -202,22 +213,33 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 text,
             } = doc?;
             tally.documents += 1;
+            let continued = last_of_record
+                .take()
+                .filter(|(last_doc, _)| reads_context && *last_doc == doc_id)
+                .map(|(_, sentence)| sentence);
             let origin = Rc::new(DocumentOrigin { doc_id, source });
+            let mut previous: Option<&str> = continued.as_deref();
             for s in stance_segment::segment(&text) {
+                let sentence_text = s.text(&text);
                 pending.push(Pending {
                     doc: Rc::clone(&origin),
                     paragraph: s.paragraph as u32,
                     sentence: s.index as u32,
                     char_start: s.char_start as u64,
                     char_end: s.char_end as u64,
-                    text: s.text(&text).to_string(),
+                    text: sentence_text.to_string(),
+                    previous: previous.filter(|_| reads_context).map(str::to_string),
                 });
+                previous = Some(sentence_text);
                 // Chunks may end inside a document, so one huge document
                 // is labelled in bounded memory too.
                 if pending.len() >= CHUNK_SENTENCES {
                     flush(&classifier, &mut pending, &mut writer, &mut tally)?;
                     bar.set_message(format!("{} sentences", tally.sentences));
                 }
+            }
+            if reads_context {
+                last_of_record = previous.map(|p| (origin.doc_id.clone(), p.to_string()));
             }
         }
         bar.inc(1);
@@ -240,7 +262,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             counts.join(", "),
             tally.truncated,
             // The model cannot take more tokens than it has positions.
-            args.max_tokens.min(classifier.model_dir().config.max_position_embeddings),
+            classifier.max_tokens(),
             seconds,
             tally.sentences as f64 / seconds.max(1e-9),
             if to_stdout { String::new() } else { format!("; wrote {}", args.output.display()) },
@@ -266,7 +288,8 @@ fn flush(
         return Ok(());
     }
     let texts: Vec<&str> = pending.iter().map(|p| p.text.as_str()).collect();
-    let predictions = classifier.predict(&texts)?;
+    let previous: Vec<Option<&str>> = pending.iter().map(|p| p.previous.as_deref()).collect();
+    let predictions = classifier.predict_in_context(&texts, &previous)?;
     let labels = classifier.labels();
     let rows: Vec<LabelledSentence> = pending
         .drain(..)

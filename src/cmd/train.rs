@@ -46,6 +46,12 @@ pub struct Args {
     /// Sentences are cut to this many tokens, special tokens included.
     #[arg(long, default_value_t = 128)]
     pub max_tokens: usize,
+    /// Give the model up to this many tokens of the previous sentence of the
+    /// same document (by `doc_id`, in file order) as a second segment:
+    /// `[CLS] sentence [SEP] previous [SEP]`. Stored in the model's
+    /// config.json, so `label` and `eval` read the same context. 0: none.
+    #[arg(long, default_value_t = 0)]
+    pub context_tokens: usize,
     /// Fraction of all steps spent warming up the learning rate.
     #[arg(long, default_value_t = 0.1)]
     pub warmup: f64,
@@ -110,12 +116,15 @@ pub fn codebook_labels() -> LabelSet {
 pub fn read_examples(path: &std::path::Path, labels: &LabelSet) -> Result<Vec<Example>> {
     let names: Vec<&str> = labels.names().iter().map(String::as_str).collect();
     let records = stance_io::read_gold(path, &names)?;
+    let previous = stance_io::previous_in_document(&records);
     Ok(records
-        .into_iter()
-        .map(|r| Example {
+        .iter()
+        .zip(previous)
+        .map(|(r, previous)| Example {
             label: labels.index_of(&r.label).expect("read_gold checks labels"),
             secondary: r.secondary.as_deref().and_then(|s| labels.index_of(s)),
-            text: r.text,
+            text: r.text.clone(),
+            previous: previous.map(str::to_string),
         })
         .collect())
 }
@@ -192,6 +201,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         learning_rate: args.learning_rate,
         batch_size: args.batch_size,
         max_tokens: args.max_tokens,
+        context_tokens: args.context_tokens,
         warmup_ratio: args.warmup,
         weight_decay: args.weight_decay,
         dropout: args.dropout,
@@ -280,6 +290,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "learning_rate": args.learning_rate,
         "batch_size": args.batch_size,
         "max_tokens": args.max_tokens,
+        "context_tokens": args.context_tokens,
         "warmup": args.warmup,
         "weight_decay": args.weight_decay,
         "dropout": args.dropout,

@@ -243,6 +243,22 @@ fn gold_parquet(mut reader: ParquetReader<fs::File>, path: &Path) -> Result<Vec<
     Ok(out)
 }
 
+/// The previous sentence of each record's document: the text of the record
+/// just before it when both name the same `doc_id`, else `None` (a
+/// document's first sentence, or records without `doc_id`). Gold files list
+/// a document's sentences in order, as the codebook's record format does.
+pub fn previous_in_document(records: &[GoldRecord]) -> Vec<Option<&str>> {
+    let mut previous = Vec::with_capacity(records.len());
+    for (i, record) in records.iter().enumerate() {
+        let before = i.checked_sub(1).map(|j| &records[j]);
+        previous.push(match (before, &record.doc_id) {
+            (Some(b), Some(doc)) if b.doc_id.as_ref() == Some(doc) => Some(b.text.as_str()),
+            _ => None,
+        });
+    }
+    previous
+}
+
 /// Warnings about a gold set: texts (compared after trimming) that occur on
 /// several lines, with the lines listed and whether the labels agree. In
 /// order of first occurrence.
@@ -296,5 +312,39 @@ fn snippet(text: &str, max_chars: usize) -> String {
     } else {
         let cut: String = text.chars().take(max_chars).collect();
         format!("{cut}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(line: usize, doc: Option<&str>, text: &str) -> GoldRecord {
+        GoldRecord {
+            line,
+            text: text.into(),
+            label: "other".into(),
+            secondary: None,
+            doc_id: doc.map(str::to_string),
+            source: None,
+        }
+    }
+
+    #[test]
+    fn previous_sentence_stays_inside_its_document() {
+        let records = [
+            record(1, Some("a"), "a0"),
+            record(2, Some("a"), "a1"),
+            record(3, Some("b"), "b0"),
+            record(4, Some("b"), "b1"),
+            record(5, None, "x"),
+            record(6, None, "y"),
+            record(7, Some("a"), "a2"),
+        ];
+        assert_eq!(
+            previous_in_document(&records),
+            [None, Some("a0"), None, Some("b0"), None, None, None]
+        );
+        assert!(previous_in_document(&[]).is_empty());
     }
 }

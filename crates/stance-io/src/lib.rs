@@ -27,7 +27,7 @@ mod tables;
 
 pub use atomic::{pending_temp_files, remove_pending_temp_files, temp_path_for, write_file_atomic};
 pub use error::IoError;
-pub use gold::{gold_warnings, read_gold, GoldRecord};
+pub use gold::{gold_warnings, previous_in_document, read_gold, GoldRecord};
 pub use input::{
     discover, parse_documents, read_documents, resolve_format, Document, InputFile, InputFormat,
     ReadOptions, KNOWN_EXTENSIONS,

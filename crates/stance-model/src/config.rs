@@ -53,6 +53,9 @@ pub struct ModelConfig {
     pub labels: Option<LabelSet>,
     /// Softmax temperature fitted by `stance calibrate` (key `stance_temperature`).
     pub temperature: f64,
+    /// Tokens of the previous sentence of the same document given to the
+    /// model as a second segment (key `stance_context_tokens`); 0: none.
+    pub context_tokens: usize,
     /// The complete JSON object as read.
     pub raw: serde_json::Map<String, serde_json::Value>,
 }
@@ -83,6 +86,8 @@ struct RawConfig {
     id2label: Option<BTreeMap<String, String>>,
     #[serde(default)]
     stance_temperature: Option<f64>,
+    #[serde(default)]
+    stance_context_tokens: usize,
     #[serde(default)]
     position_embedding_type: Option<String>,
 }
@@ -158,6 +163,12 @@ impl ModelConfig {
                 Some(LabelSet::new(pairs.into_iter().map(|(_, n)| n).collect()))
             }
         };
+        if c.stance_context_tokens > 0 && c.stance_context_tokens + 3 > c.max_position_embeddings {
+            return Err(format!(
+                "stance_context_tokens {} leaves no room for a sentence in {} positions",
+                c.stance_context_tokens, c.max_position_embeddings
+            ));
+        }
         let temperature = c.stance_temperature.unwrap_or(1.0);
         if !(temperature.is_finite() && temperature > 0.0) {
             return Err(format!(
@@ -180,6 +191,7 @@ impl ModelConfig {
             pad_token_id: c.pad_token_id,
             labels,
             temperature,
+            context_tokens: c.stance_context_tokens,
             raw,
         })
     }
@@ -214,9 +226,24 @@ impl ModelConfig {
             json!(self.hidden_dropout_prob),
         );
         raw.insert("stance_temperature".into(), json!(temperature));
+        if self.context_tokens > 0 {
+            raw.insert("stance_context_tokens".into(), json!(self.context_tokens));
+        } else {
+            raw.remove("stance_context_tokens");
+        }
         raw.remove("_name_or_path");
         raw.remove("torch_dtype");
         Value::Object(raw)
+    }
+
+    /// Tokens a sentence may take when `requested` are asked for: no more
+    /// than the positions left beside the context segment and its `[SEP]`.
+    pub fn sentence_tokens(&self, requested: usize) -> usize {
+        let context = match self.context_tokens {
+            0 => 0,
+            n => n + 1,
+        };
+        requested.min(self.max_position_embeddings.saturating_sub(context))
     }
 
     pub fn head_dim(&self) -> usize {
@@ -262,9 +289,31 @@ mod tests {
         let c = ModelConfig::from_json(MINI).unwrap();
         let labels = LabelSet::new(vec!["x".into(), "y".into(), "z".into()]);
         let json = c.to_classifier_json(&labels, 1.5);
+        assert!(json.get("stance_context_tokens").is_none());
         let back = ModelConfig::from_json(&json.to_string()).unwrap();
         assert_eq!(back.labels.unwrap(), labels);
         assert_eq!(back.temperature, 1.5);
         assert_eq!(json["label2id"]["z"], 2);
+        assert_eq!(back.context_tokens, 0);
+
+        let with_context = ModelConfig {
+            context_tokens: 8,
+            ..c
+        };
+        let json = with_context.to_classifier_json(&labels, 1.0);
+        assert_eq!(json["stance_context_tokens"], 8);
+        let back = ModelConfig::from_json(&json.to_string()).unwrap();
+        assert_eq!(back.context_tokens, 8);
+        // 16 positions: 8 of context and its [SEP] leave 7 for the sentence.
+        assert_eq!(back.sentence_tokens(4), 4);
+        assert_eq!(back.sentence_tokens(128), 7);
+
+        let too_long = json.to_string().replace(
+            "\"stance_context_tokens\":8",
+            "\"stance_context_tokens\":14",
+        );
+        assert!(ModelConfig::from_json(&too_long)
+            .unwrap_err()
+            .contains("no room"));
     }
 }

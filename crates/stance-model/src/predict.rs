@@ -141,7 +141,7 @@ impl Classifier {
         }
         let tokenizer = SentenceTokenizer::from_file(
             &dir.tokenizer_path(),
-            options.max_tokens.min(dir.config.max_position_embeddings),
+            dir.config.sentence_tokens(options.max_tokens),
             dir.config.vocab_size,
         )?;
         Ok(Self {
@@ -180,22 +180,61 @@ impl Classifier {
         Ok(self.sha256.get_or_init(|| sha).clone())
     }
 
+    /// Tokens of the previous sentence the model reads beside each sentence
+    /// (`stance_context_tokens` in its config); 0 when it reads sentences alone.
+    pub fn context_tokens(&self) -> usize {
+        self.dir.config.context_tokens
+    }
+
+    /// Tokens a sentence is cut to: the requested maximum, less what the
+    /// model's positions cannot hold beside its context.
+    pub fn max_tokens(&self) -> usize {
+        self.tokenizer.max_tokens()
+    }
+
     pub fn tokenize(&self, text: &str) -> Result<Encoded, ModelError> {
         self.tokenizer.encode(text)
     }
 
     /// Tokenises many texts, split across the classifier's workers; in input order.
     pub fn tokenize_many(&self, texts: &[&str]) -> Result<Vec<Encoded>, ModelError> {
-        let encode_all = |part: &[&str]| -> Result<Vec<Encoded>, ModelError> {
-            part.iter().map(|t| self.tokenizer.encode(t)).collect()
+        self.tokenize_many_in_context(texts, &vec![None; texts.len()])
+    }
+
+    /// Tokenises sentences each with the previous sentence of its document
+    /// (`None` for a document's first sentence), as a pair when the model
+    /// reads context; in input order.
+    ///
+    /// # Panics
+    /// When `previous` and `texts` differ in length.
+    pub fn tokenize_many_in_context(
+        &self,
+        texts: &[&str],
+        previous: &[Option<&str>],
+    ) -> Result<Vec<Encoded>, ModelError> {
+        assert_eq!(
+            texts.len(),
+            previous.len(),
+            "one previous sentence per text"
+        );
+        let context_tokens = self.context_tokens();
+        let encode_all = |part: &[(&str, Option<&str>)]| -> Result<Vec<Encoded>, ModelError> {
+            part.iter()
+                .map(|&(t, p)| self.tokenizer.encode_with_context(t, p, context_tokens))
+                .collect()
         };
+        let pairs: Vec<(&str, Option<&str>)> = texts
+            .iter()
+            .copied()
+            .zip(previous.iter().copied())
+            .collect();
         let workers = self.options.workers.max(1);
         if workers == 1 || texts.len() < 64 {
-            return encode_all(texts);
+            return encode_all(&pairs);
         }
         let share = texts.len().div_ceil(workers);
         std::thread::scope(|scope| {
-            let handles: Vec<_> = texts
+            let handles: Vec<_> = pairs
                 .chunks(share)
                 .map(|part| scope.spawn(move || encode_all(part)))
                 .collect();
@@ -214,6 +253,18 @@ impl Classifier {
         self.predict_encoded(&encoded)
     }
 
+    /// Labels sentences each with the previous sentence of its document
+    /// (`None` for a document's first); a model that reads no context
+    /// ignores `previous`. In input order.
+    pub fn predict_in_context(
+        &self,
+        texts: &[&str],
+        previous: &[Option<&str>],
+    ) -> Result<Vec<Prediction>, ModelError> {
+        let encoded = self.tokenize_many_in_context(texts, previous)?;
+        self.predict_encoded(&encoded)
+    }
+
     /// Labels already-tokenised texts, batching by length, in input order.
     pub fn predict_encoded(&self, encoded: &[Encoded]) -> Result<Vec<Prediction>, ModelError> {
         let mut order: Vec<usize> = (0..encoded.len()).collect();
@@ -221,8 +272,8 @@ impl Classifier {
         order.sort_by_key(|&i| std::cmp::Reverse(encoded[i].ids.len()));
         let batches: Vec<&[usize]> = order.chunks(self.options.batch_size).collect();
         let run_batch = |batch: &[usize]| -> Result<Vec<(usize, Prediction)>, ModelError> {
-            let sequences: Vec<&[u32]> = batch.iter().map(|&i| encoded[i].ids.as_slice()).collect();
-            let logits = self.logits(&sequences)?;
+            let rows: Vec<&Encoded> = batch.iter().map(|&i| &encoded[i]).collect();
+            let logits = self.logits_encoded(&rows)?;
             Ok(logits
                 .into_iter()
                 .zip(batch)
@@ -294,6 +345,18 @@ impl Classifier {
     /// Logits of one padded batch, a row per sequence.
     pub fn logits(&self, sequences: &[&[u32]]) -> Result<Vec<Vec<f32>>, ModelError> {
         let batch = self.tokenizer.batch(sequences, &self.device)?;
+        let logits = self.model.forward(
+            &batch.input_ids,
+            &batch.token_type_ids,
+            &batch.attention_mask,
+            ForwardMode::Inference,
+        )?;
+        Ok(logits.to_vec2::<f32>()?)
+    }
+
+    /// Logits of one padded batch of encodings (context segments typed 1).
+    pub fn logits_encoded(&self, encoded: &[&Encoded]) -> Result<Vec<Vec<f32>>, ModelError> {
+        let batch = self.tokenizer.batch_encoded(encoded, &self.device)?;
         let logits = self.model.forward(
             &batch.input_ids,
             &batch.token_type_ids,

@@ -14,12 +14,16 @@ pub struct SentenceTokenizer {
     sep_id: Option<u32>,
 }
 
-/// One tokenised sentence.
+/// One tokenised sentence, optionally followed by its context as the second
+/// segment of a sentence pair: `[CLS] sentence [SEP] context [SEP]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Encoded {
     pub ids: Vec<u32>,
     /// Whether the sentence was cut to the maximum length.
     pub truncated: bool,
+    /// Where the context segment (token type 1) starts in `ids`; `None`
+    /// when there is no context.
+    pub context_start: Option<usize>,
 }
 
 impl SentenceTokenizer {
@@ -82,12 +86,57 @@ impl SentenceTokenizer {
                 ids[self.max_tokens - 1] = last;
             }
         }
-        Ok(Encoded { ids, truncated })
+        Ok(Encoded {
+            ids,
+            truncated,
+            context_start: None,
+        })
+    }
+
+    /// Like [`encode`](Self::encode), then appends up to `context_tokens`
+    /// tokens of `context` (its beginning) and a `[SEP]` as the second
+    /// segment. No context, an empty one, a budget of 0 or a tokenizer
+    /// without `[SEP]` give the single-sentence encoding.
+    pub fn encode_with_context(
+        &self,
+        text: &str,
+        context: Option<&str>,
+        context_tokens: usize,
+    ) -> Result<Encoded, ModelError> {
+        let mut encoded = self.encode(text)?;
+        let (Some(context), Some(sep)) = (context, self.sep_id) else {
+            return Ok(encoded);
+        };
+        if context_tokens == 0 {
+            return Ok(encoded);
+        }
+        let prefix = prefix_to_tokenize(context, context_tokens);
+        let context_ids = self
+            .tokenizer
+            .encode(prefix, false)
+            .map_err(|e| ModelError::Encode(e.to_string()))?;
+        let kept = &context_ids.get_ids()[..context_ids.len().min(context_tokens)];
+        if kept.is_empty() {
+            return Ok(encoded);
+        }
+        encoded.context_start = Some(encoded.ids.len());
+        encoded.ids.extend_from_slice(kept);
+        encoded.ids.push(sep);
+        Ok(encoded)
     }
 
     /// Pads the sequences to the longest one and builds the model's inputs.
     pub fn batch(&self, sequences: &[&[u32]], device: &Device) -> Result<Batch, ModelError> {
         Batch::new(sequences, self.pad_id, device)
+    }
+
+    /// Like [`batch`](Self::batch), with token type 1 on context segments.
+    pub fn batch_encoded(
+        &self,
+        encoded: &[&Encoded],
+        device: &Device,
+    ) -> Result<Batch, ModelError> {
+        Batch::from_encoded(encoded, self.pad_id, device)
     }
 }
 
@@ -124,12 +173,41 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// Single sentences: every token type is 0.
     pub fn new(sequences: &[&[u32]], pad_id: u32, device: &Device) -> Result<Self, ModelError> {
+        Self::build(sequences, &vec![None; sequences.len()], pad_id, device)
+    }
+
+    /// Sentences with optional context segments, typed 1.
+    pub fn from_encoded(
+        encoded: &[&Encoded],
+        pad_id: u32,
+        device: &Device,
+    ) -> Result<Self, ModelError> {
+        let sequences: Vec<&[u32]> = encoded.iter().map(|e| e.ids.as_slice()).collect();
+        let starts: Vec<Option<usize>> = encoded.iter().map(|e| e.context_start).collect();
+        Self::build(&sequences, &starts, pad_id, device)
+    }
+
+    fn build(
+        sequences: &[&[u32]],
+        context_starts: &[Option<usize>],
+        pad_id: u32,
+        device: &Device,
+    ) -> Result<Self, ModelError> {
         let longest = sequences.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
         let n = sequences.len();
         let mut ids = Vec::with_capacity(n * longest);
         let mut mask = Vec::with_capacity(n * longest);
-        for seq in sequences {
+        let mut types = Vec::with_capacity(n * longest);
+        let any_context = context_starts.iter().any(Option::is_some);
+        for (seq, start) in sequences.iter().zip(context_starts) {
+            if any_context {
+                let start = start.unwrap_or(seq.len()).min(seq.len());
+                types.extend(std::iter::repeat_n(0u32, start));
+                types.extend(std::iter::repeat_n(1u32, seq.len() - start));
+                types.extend(std::iter::repeat_n(0u32, longest - seq.len()));
+            }
             ids.extend_from_slice(seq);
             ids.extend(std::iter::repeat_n(pad_id, longest - seq.len()));
             mask.extend(std::iter::repeat_n(1u32, seq.len()));
@@ -137,7 +215,11 @@ impl Batch {
         }
         let input_ids = Tensor::from_vec(ids, (n, longest), device)?;
         let attention_mask = Tensor::from_vec(mask, (n, longest), device)?;
-        let token_type_ids = input_ids.zeros_like()?;
+        let token_type_ids = if any_context {
+            Tensor::from_vec(types, (n, longest), device)?
+        } else {
+            input_ids.zeros_like()?
+        };
         Ok(Self {
             input_ids,
             token_type_ids,

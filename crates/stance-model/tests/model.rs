@@ -288,3 +288,94 @@ fn int8_and_parallel_workers_agree_with_the_f32_reference() {
         }
     }
 }
+
+#[test]
+fn context_is_a_second_segment_of_type_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tokenizer.json");
+    std::fs::write(&path, stance_model::testing::TINY_TOKENIZER_JSON).unwrap();
+    let tokenizer = stance_model::SentenceTokenizer::from_file(
+        &path,
+        16,
+        stance_model::testing::tiny_config().vocab_size,
+    )
+    .unwrap();
+    let alone = tokenizer.encode("we condemn the attack").unwrap();
+    assert_eq!(alone.context_start, None);
+    // No context, an empty one or a zero budget: the sentence alone.
+    for (context, budget) in [(None, 8), (Some(""), 8), (Some("the talks"), 0)] {
+        assert_eq!(
+            tokenizer
+                .encode_with_context("we condemn the attack", context, budget)
+                .unwrap(),
+            alone
+        );
+    }
+    let pair = tokenizer
+        .encode_with_context("we condemn the attack", Some("the ministers met"), 8)
+        .unwrap();
+    let sep = *alone.ids.last().unwrap();
+    assert_eq!(pair.context_start, Some(alone.ids.len()));
+    assert_eq!(&pair.ids[..alone.ids.len()], alone.ids.as_slice());
+    assert_eq!(pair.ids.len(), alone.ids.len() + 4, "three words and [SEP]");
+    assert_eq!(*pair.ids.last().unwrap(), sep);
+    // A long context keeps its first `budget` tokens, then [SEP].
+    let long = tokenizer
+        .encode_with_context("we", Some(&"peace talks ".repeat(50)), 5)
+        .unwrap();
+    let we = tokenizer.encode("we").unwrap();
+    assert_eq!(long.ids.len(), we.ids.len() + 6);
+    assert_eq!(*long.ids.last().unwrap(), sep);
+    // The sentence is cut to its own budget before the context is added.
+    let cut = tokenizer
+        .encode_with_context(&"peace ".repeat(40), Some("we"), 4)
+        .unwrap();
+    assert!(cut.truncated);
+    assert_eq!(cut.context_start, Some(16));
+    assert_eq!(cut.ids.len(), 18);
+
+    // Token types: 0 for the sentence, 1 for the context, 0 for padding.
+    let batch = tokenizer
+        .batch_encoded(&[&pair, &alone], &stance_model::Device::Cpu)
+        .unwrap();
+    let types = batch.token_type_ids.to_vec2::<u32>().unwrap();
+    let n = alone.ids.len();
+    let mut expected_pair = vec![0u32; n];
+    expected_pair.extend([1, 1, 1, 1]);
+    assert_eq!(types[0], expected_pair);
+    assert_eq!(types[1], vec![0u32; n + 4]);
+    let mask = batch.attention_mask.to_vec2::<u32>().unwrap();
+    assert_eq!(mask[1].iter().sum::<u32>() as usize, n);
+}
+
+#[test]
+fn a_context_model_reads_the_previous_sentence_and_others_ignore_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_model(dir.path(), Some(&labels()), 7).unwrap();
+    let plain = Classifier::load(dir.path(), ClassifierOptions::default()).unwrap();
+    assert_eq!(plain.context_tokens(), 0);
+    let texts = ["we condemn the attack", "we condemn the attack"];
+    let previous = [Some("the ministers met"), Some("ready for dialogue")];
+    let ignored = plain.predict_in_context(&texts, &previous).unwrap();
+    let alone = plain.predict(&texts).unwrap();
+    assert_eq!(ignored[0].logits, alone[0].logits);
+    assert_eq!(ignored[1].logits, alone[1].logits);
+
+    // The same weights, told to read 8 tokens of context.
+    let config_path = dir.path().join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    config["stance_context_tokens"] = serde_json::json!(8);
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    let reader = Classifier::load(dir.path(), ClassifierOptions::default()).unwrap();
+    assert_eq!(reader.context_tokens(), 8);
+    // 64 positions: a sentence keeps 64 - 8 - 1 of them.
+    assert_eq!(reader.max_tokens(), 55);
+    let read = reader.predict_in_context(&texts, &previous).unwrap();
+    assert_ne!(read[0].logits, read[1].logits, "context changes the logits");
+    // A first sentence (no previous) is read alone.
+    let first = reader.predict_in_context(&texts[..1], &[None]).unwrap();
+    for (x, y) in first[0].logits.iter().zip(&alone[0].logits) {
+        assert!((x - y).abs() < 1e-5, "{x} vs {y}");
+    }
+}

@@ -20,6 +20,9 @@ pub struct Example {
     pub label: usize,
     /// The runner-up act of the codebook's precedence rule, if any.
     pub secondary: Option<usize>,
+    /// The previous sentence of the same document, read as context when
+    /// [`TrainConfig::context_tokens`] is above 0.
+    pub previous: Option<String>,
 }
 
 /// How the loss weighs each class.
@@ -40,6 +43,9 @@ pub struct TrainConfig {
     pub learning_rate: f64,
     pub batch_size: usize,
     pub max_tokens: usize,
+    /// Tokens of the previous sentence given as a second segment; 0: none.
+    /// Saved in the model's config, so that labelling reads the same.
+    pub context_tokens: usize,
     /// Fraction of all steps spent warming the learning rate up.
     pub warmup_ratio: f64,
     pub weight_decay: f64,
@@ -70,6 +76,7 @@ impl Default for TrainConfig {
             learning_rate: 1e-4,
             batch_size: 16,
             max_tokens: 128,
+            context_tokens: 0,
             warmup_ratio: 0.1,
             weight_decay: 0.01,
             dropout: None,
@@ -234,6 +241,13 @@ pub fn train(
     let device = Device::Cpu;
     let base_dir = ModelDir::open(base)?;
     let mut config = base_dir.config.clone();
+    if cfg.context_tokens > 0 && cfg.context_tokens + 3 > config.max_position_embeddings {
+        return Err(TrainError::Invalid(format!(
+            "{} context tokens leave no room for a sentence in the base model's {} positions",
+            cfg.context_tokens, config.max_position_embeddings
+        )));
+    }
+    config.context_tokens = cfg.context_tokens;
     if let Some(p) = cfg.dropout {
         config.hidden_dropout_prob = p;
         config.classifier_dropout = None;
@@ -324,11 +338,15 @@ pub fn train(
 
     let tokenizer = SentenceTokenizer::from_file(
         &base_dir.tokenizer_path(),
-        cfg.max_tokens.min(config.max_position_embeddings),
+        config.sentence_tokens(cfg.max_tokens),
         config.vocab_size,
     )?;
+    let context_tokens = config.context_tokens;
     let encode = |examples: &[Example]| -> Result<Vec<Encoded>, ModelError> {
-        examples.iter().map(|e| tokenizer.encode(&e.text)).collect()
+        examples
+            .iter()
+            .map(|e| tokenizer.encode_with_context(&e.text, e.previous.as_deref(), context_tokens))
+            .collect()
     };
     let train_encoded = encode(train)?;
     let dev_encoded = encode(dev)?;
@@ -355,11 +373,8 @@ pub fn train(
         observer.epoch_started(epoch, batches.len());
         let mut loss_sum = 0.0;
         for (i, batch) in batches.iter().enumerate() {
-            let sequences: Vec<&[u32]> = batch
-                .iter()
-                .map(|&j| train_encoded[j].ids.as_slice())
-                .collect();
-            let inputs = tokenizer.batch(&sequences, &device)?;
+            let rows: Vec<&Encoded> = batch.iter().map(|&j| &train_encoded[j]).collect();
+            let inputs = tokenizer.batch_encoded(&rows, &device)?;
             let logits = model.forward(
                 &inputs.input_ids,
                 &inputs.token_type_ids,
@@ -530,8 +545,8 @@ fn predict(
     order.sort_by_key(|&i| encoded[i].ids.len());
     let mut predictions = vec![0; encoded.len()];
     for chunk in order.chunks(64) {
-        let sequences: Vec<&[u32]> = chunk.iter().map(|&i| encoded[i].ids.as_slice()).collect();
-        let inputs = tokenizer.batch(&sequences, device)?;
+        let rows: Vec<&Encoded> = chunk.iter().map(|&i| &encoded[i]).collect();
+        let inputs = tokenizer.batch_encoded(&rows, device)?;
         let logits = model.forward(
             &inputs.input_ids,
             &inputs.token_type_ids,

@@ -37,6 +37,7 @@ fn examples() -> Vec<Example> {
             text: t.to_string(),
             label: *l,
             secondary: None,
+            previous: None,
         })
         .collect()
 }
@@ -287,4 +288,73 @@ fn class_weights_follow_the_counts() {
     assert_eq!(w, vec![1.0, 2.0]);
     let w = stance_train::class_weights(&[0, 0, 0, 0, 1], 2, ClassWeighting::Inverse);
     assert_eq!(w, vec![1.0, 4.0]);
+}
+
+/// Twelve copies of one sentence whose label is set only by the sentence
+/// before it: learnable with context, not without.
+fn examples_told_apart_by_context() -> Vec<Example> {
+    examples()
+        .into_iter()
+        .map(|e| Example {
+            text: "as said.".into(),
+            previous: Some(e.text),
+            ..e
+        })
+        .collect()
+}
+
+#[test]
+fn the_previous_sentence_is_read_when_asked_for_and_saved_with_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    write_tiny_model(&base, None, 11).unwrap();
+    let data = examples_told_apart_by_context();
+    let cfg = TrainConfig {
+        max_tokens: 24,
+        context_tokens: 16,
+        ..config()
+    };
+
+    let out = dir.path().join("with-context");
+    let outcome = train_on(&base, &data, &cfg, &out).unwrap();
+    assert!(
+        outcome.best_macro_f1 > 0.8,
+        "the previous sentence gives the label away: {}",
+        outcome.best_macro_f1
+    );
+    let model = Classifier::load(
+        &out,
+        ClassifierOptions {
+            max_tokens: 24,
+            ..ClassifierOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(model.context_tokens(), 16);
+    let texts: Vec<&str> = data.iter().map(|e| e.text.as_str()).collect();
+    let previous: Vec<Option<&str>> = data.iter().map(|e| e.previous.as_deref()).collect();
+    let predicted: Vec<usize> = model
+        .predict_in_context(&texts, &previous)
+        .unwrap()
+        .iter()
+        .map(|p| p.label)
+        .collect();
+    let agree = predicted
+        .iter()
+        .zip(&outcome.best_dev_predictions)
+        .filter(|(a, b)| a == b)
+        .count();
+    assert!(agree >= data.len() - 1, "{predicted:?}");
+
+    // Without context the twelve inputs are one: at most one label is right
+    // per class, so macro-F1 stays low.
+    let out = dir.path().join("without-context");
+    let cfg = TrainConfig {
+        context_tokens: 0,
+        ..cfg
+    };
+    let outcome = train_on(&base, &data, &cfg, &out).unwrap();
+    assert!(outcome.best_macro_f1 < 0.3, "{}", outcome.best_macro_f1);
+    let model = Classifier::load(&out, ClassifierOptions::default()).unwrap();
+    assert_eq!(model.context_tokens(), 0);
 }
