@@ -221,7 +221,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
         },
         average_decays: args.ema.clone(),
     };
-    crate::cmd::interrupt::watch_model_dir(&args.out);
     let mut observer = Observer {
         show: progress::enabled(args.quiet),
         bar: None,
