@@ -1491,6 +1491,15 @@ mod train {
         // eval and calibrate pair gold sentences with the one before in
         // their document too.
         run(&[&"eval", &"--gold", &gold, &"--model", &out, &"--quiet"]).ok();
+        // Without doc_id there is no sentence before: scored alone, with a warning.
+        let no_ids = tmp.path().join("no-ids.jsonl");
+        fs::write(
+            &no_ids,
+            "{\"text\": \"We condemn the attack.\", \"label\": \"condemnation\"}\n",
+        )
+        .unwrap();
+        let ran = run(&[&"eval", &"--gold", &no_ids, &"--model", &out]).ok();
+        assert!(ran.stderr.contains("no doc_id"), "{}", ran.stderr);
         run(&[&"calibrate", &"--dev", &gold, &"--model", &out, &"--quiet"]).ok();
         let config: Value = serde_json::from_str(&read_text(&out.join("config.json"))).unwrap();
         assert_eq!(config["stance_context_tokens"], 8, "calibrate keeps it");

@@ -55,6 +55,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(crate::cmd::default_model_dir);
     let classifier = load_classifier(&dir, args.max_tokens, 32, args.precision, workers)?;
+    crate::cmd::warn_if_no_context(&classifier, &gold, &args.dev, args.quiet);
     let gold_index: Vec<usize> = gold
         .iter()
         .map(|g| labels.index_of(&g.label).expect("checked"))

@@ -141,6 +141,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 args.precision,
                 workers,
             )?;
+            crate::cmd::warn_if_no_context(&classifier, &gold, &args.gold, args.quiet);
             model_verdicts(&classifier, &gold, args.quiet)?
         }
     };

@@ -114,3 +114,21 @@ pub fn load_classifier(
     }
     Ok(classifier)
 }
+
+/// Warns when a model that reads the previous sentence is scored on gold
+/// records that carry no `doc_id`: it then reads every sentence alone.
+pub fn warn_if_no_context(
+    classifier: &Classifier,
+    gold: &[stance_io::GoldRecord],
+    path: &Path,
+    quiet: bool,
+) {
+    if !quiet && classifier.context_tokens() > 0 && gold.iter().all(|g| g.doc_id.is_none()) {
+        eprintln!(
+            "warning: {}: no doc_id field, so sentences are scored without the sentence \
+             before them, which this model ({}) reads",
+            path.display(),
+            classifier.model_dir().name()
+        );
+    }
+}
