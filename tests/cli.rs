@@ -1452,7 +1452,7 @@ mod train {
         fs::write(&a, "The ministers met in Seoul.\nWe condemn the attack.\n").unwrap();
         fs::write(&b, "We are ready for dialogue.\nWe condemn the attack.\n").unwrap();
         let labels = tmp.path().join("labels.parquet");
-        label_to(&out, &[&a, &b], &labels, &[&"--max-tokens", &"32"]).ok();
+        label_to(&out, &[&a, &b], &labels, &["--max-tokens", "32"]).ok();
         let rows = labelled_rows(&labels);
         let second: Vec<&Row> = rows
             .iter()
@@ -1480,7 +1480,7 @@ mod train {
         let alone = tmp.path().join("alone.txt");
         fs::write(&alone, "We condemn the attack.\n").unwrap();
         let more = tmp.path().join("more.parquet");
-        label_to(&out, &[&records, &alone], &more, &[&"--max-tokens", &"32"]).ok();
+        label_to(&out, &[&records, &alone], &more, &["--max-tokens", "32"]).ok();
         let rows = labelled_rows(&more);
         assert_eq!(rows.len(), 4, "{rows:?}");
         let close = |a: &[f32; 4], b: &[f32; 4]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-5);
