@@ -1506,6 +1506,63 @@ mod train {
     }
 
     #[test]
+    fn distils_from_teacher_models_and_logs_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().join("tiny-base");
+        stance_model::testing::write_tiny_model(&base, None, 11).unwrap();
+        let teacher = tiny_model(tmp.path());
+        let other = tiny_model_named(tmp.path(), "other-teacher");
+        let out = tmp.path().join("student");
+        let gold = fixture("gold.jsonl");
+        let ran = run(&[
+            &"train",
+            &"--train",
+            &gold,
+            &"--dev",
+            &gold,
+            &"--base",
+            &base,
+            &"--out",
+            &out,
+            &"--epochs",
+            &"1",
+            &"--teacher",
+            &format!("{},{}", teacher.display(), other.display()),
+            &"--teacher-weight",
+            &"0.7",
+            &"--quiet",
+        ])
+        .ok();
+        assert!(ran.stderr.contains("teachers (2) agree"), "{}", ran.stderr);
+        let log: Value = serde_json::from_str(&read_text(&out.join("training.json"))).unwrap();
+        assert_eq!(log["teacher_weight"], 0.7);
+        let teachers = log["teachers"].as_array().unwrap();
+        assert_eq!(teachers.len(), 2);
+        assert_eq!(
+            teachers[0]["sha256"],
+            sha256_hex(&teacher.join("model.safetensors"))
+        );
+
+        // A teacher that is not a classifier is an error naming it.
+        let ran = run(&[
+            &"train",
+            &"--train",
+            &gold,
+            &"--dev",
+            &gold,
+            &"--base",
+            &base,
+            &"--out",
+            &out,
+            &"--teacher",
+            &base,
+            &"--quiet",
+        ])
+        .exits(2);
+        assert!(ran.stderr.contains("tiny-base"), "{}", ran.stderr);
+    }
+
+    #[test]
     fn a_bare_encoder_is_not_a_classifier() {
         let tmp = tempfile::tempdir().unwrap();
         let base = tmp.path().join("tiny-base");

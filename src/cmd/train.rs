@@ -77,6 +77,16 @@ pub struct Args {
     /// Target mass moved to a sentence's `secondary` label (0: hard labels).
     #[arg(long, default_value_t = 0.0)]
     pub secondary_weight: f64,
+    /// Distil from these fine-tuned models (comma-separated or repeated):
+    /// their probabilities on each training sentence, averaged over the
+    /// teachers (each at its calibrated temperature, reading context as it
+    /// was trained to), become part of the target. See --teacher-weight.
+    #[arg(long = "teacher", value_delimiter = ',', value_name = "DIR")]
+    pub teachers: Vec<PathBuf>,
+    /// Share of the target taken from the teachers (0: gold labels only,
+    /// 1: the teachers only).
+    #[arg(long, default_value_t = 0.5)]
+    pub teacher_weight: f64,
     /// Also keep exponential moving averages of the weights with these
     /// decays (comma-separated, each in (0, 1), e.g. 0.998). Each average is
     /// scored on dev after every epoch beside the live weights, and the best
@@ -125,8 +135,65 @@ pub fn read_examples(path: &std::path::Path, labels: &LabelSet) -> Result<Vec<Ex
             secondary: r.secondary.as_deref().and_then(|s| labels.index_of(s)),
             text: r.text.clone(),
             previous: previous.map(str::to_string),
+            teacher: None,
         })
         .collect())
+}
+
+/// Sets each training example's teacher probabilities: the mean over
+/// `teachers` of their calibrated probabilities (f32 arithmetic). Returns the
+/// teachers' names and weight hashes for the training log.
+fn teach(
+    teachers: &[PathBuf],
+    train: &mut [Example],
+    max_tokens: usize,
+    quiet: bool,
+) -> Result<Vec<serde_json::Value>> {
+    let mut described = Vec::new();
+    if teachers.is_empty() {
+        return Ok(described);
+    }
+    let texts: Vec<&str> = train.iter().map(|e| e.text.as_str()).collect();
+    let previous: Vec<Option<&str>> = train.iter().map(|e| e.previous.as_deref()).collect();
+    let mut sums = vec![vec![0f32; stance_io::LABELS.len()]; train.len()];
+    for dir in teachers {
+        let teacher =
+            crate::cmd::load_classifier(dir, max_tokens, 32, crate::cmd::PrecisionArg::F32, 1)?;
+        let bar = progress::bar(train.len() as u64, "sentences", progress::enabled(quiet));
+        bar.set_prefix("teacher");
+        let mut row = 0;
+        for (texts, previous) in texts.chunks(512).zip(previous.chunks(512)) {
+            for p in teacher.predict_in_context(texts, previous)? {
+                for (sum, q) in sums[row].iter_mut().zip(&p.probabilities) {
+                    *sum += q;
+                }
+                row += 1;
+            }
+            bar.inc(texts.len() as u64);
+        }
+        bar.finish_and_clear();
+        described.push(serde_json::json!({
+            "model": dir.display().to_string(),
+            "sha256": teacher.weights_sha256()?,
+        }));
+    }
+    let agree = train
+        .iter_mut()
+        .zip(sums)
+        .filter_map(|(example, sum)| {
+            let mean: Vec<f32> = sum.iter().map(|s| s / teachers.len() as f32).collect();
+            let top = (0..mean.len()).max_by(|&a, &b| mean[a].total_cmp(&mean[b]));
+            example.teacher = Some(mean);
+            top.map(|t| t == example.label)
+        })
+        .filter(|&same| same)
+        .count();
+    eprintln!(
+        "teachers ({}) agree with the gold label on {agree} of {} training sentences",
+        teachers.len(),
+        train.len()
+    );
+    Ok(described)
 }
 
 struct Observer {
@@ -186,8 +253,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     crate::cmd::set_threads(args.threads);
     let started = Instant::now();
     let labels = codebook_labels();
-    let train = read_examples(&args.train, &labels)?;
+    let mut train = read_examples(&args.train, &labels)?;
     let dev = read_examples(&args.dev, &labels)?;
+    let teachers = teach(&args.teachers, &mut train, args.max_tokens, args.quiet)?;
     eprintln!(
         "training on {} sentences ({}), scoring on {} ({}), base {}",
         train.len(),
@@ -214,6 +282,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         },
         patience: args.patience,
         secondary_weight: args.secondary_weight,
+        teacher_weight: if args.teachers.is_empty() {
+            0.0
+        } else {
+            args.teacher_weight
+        },
         max_grad_norm: 1.0,
         storage: match args.storage {
             Storage::F16 => StorageDType::F16,
@@ -298,6 +371,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "class_weights": outcome.class_weights,
         "patience": args.patience,
         "secondary_weight": args.secondary_weight,
+        "teachers": teachers,
+        "teacher_weight": if args.teachers.is_empty() { None } else { Some(args.teacher_weight) },
         "ema": args.ema,
         "best_epoch": outcome.best_epoch,
         "best_weights": outcome.best_weights.to_string(),

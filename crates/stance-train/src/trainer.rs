@@ -23,6 +23,9 @@ pub struct Example {
     /// The previous sentence of the same document, read as context when
     /// [`TrainConfig::context_tokens`] is above 0.
     pub previous: Option<String>,
+    /// A teacher's probabilities over the labels (knowledge distillation),
+    /// mixed into the target with [`TrainConfig::teacher_weight`].
+    pub teacher: Option<Vec<f32>>,
 }
 
 /// How the loss weighs each class.
@@ -61,6 +64,9 @@ pub struct TrainConfig {
     pub patience: usize,
     /// Probability mass moved from the label to `secondary` in the target (0 = hard labels).
     pub secondary_weight: f64,
+    /// Share of the target taken from an example's teacher probabilities,
+    /// when it has them (0 = gold labels only, 1 = the teacher only).
+    pub teacher_weight: f64,
     pub max_grad_norm: f64,
     pub storage: StorageDType,
     /// Decays of exponential moving averages of the weights, each scored on
@@ -85,6 +91,7 @@ impl Default for TrainConfig {
             class_weighting: ClassWeighting::Sqrt,
             patience: 2,
             secondary_weight: 0.0,
+            teacher_weight: 0.0,
             max_grad_norm: 1.0,
             storage: StorageDType::F16,
             average_decays: Vec::new(),
@@ -223,6 +230,25 @@ pub fn train(
         return Err(TrainError::Invalid(
             "epochs and batch size must be at least 1".into(),
         ));
+    }
+    if !(0.0..=1.0).contains(&cfg.teacher_weight) {
+        return Err(TrainError::Invalid(
+            "teacher weight must be in [0, 1]".into(),
+        ));
+    }
+    if let Some((i, e)) = train.iter().enumerate().find(|(_, e)| {
+        e.teacher.as_ref().is_some_and(|t| {
+            t.len() != labels.len()
+                || t.iter().any(|p| !p.is_finite() || *p < 0.0)
+                || t.iter().sum::<f32>() <= 0.0
+        })
+    }) {
+        return Err(TrainError::Invalid(format!(
+            "training example {} ({:?}): teacher probabilities must be {} non-negative numbers, not all 0",
+            i + 1,
+            e.text,
+            labels.len()
+        )));
     }
     if !(0.0..1.0).contains(&cfg.secondary_weight) {
         return Err(TrainError::Invalid(
@@ -381,8 +407,14 @@ pub fn train(
                 &inputs.attention_mask,
                 ForwardMode::Training,
             )?;
-            let targets =
-                target_weights(batch, train, &weights, labels.len(), cfg.secondary_weight);
+            let targets = target_weights(
+                batch,
+                train,
+                &weights,
+                labels.len(),
+                cfg.secondary_weight,
+                cfg.teacher_weight,
+            );
             let (targets, norm) = (
                 Tensor::from_vec(targets.0, (batch.len(), labels.len()), &device)?,
                 targets.1,
@@ -497,6 +529,7 @@ fn target_weights(
     class_weights: &[f64],
     classes: usize,
     secondary_weight: f64,
+    teacher_weight: f64,
 ) -> (Vec<f32>, f64) {
     let mut targets = vec![0f32; batch.len() * classes];
     let mut norm = 0.0;
@@ -510,6 +543,15 @@ fn target_weights(
                 targets[row * classes + s] = (w * secondary_weight) as f32;
             }
             _ => targets[row * classes + example.label] = w as f32,
+        }
+        if let Some(teacher) = example.teacher.as_ref().filter(|_| teacher_weight > 0.0) {
+            let sum: f32 = teacher.iter().sum();
+            let row_targets = &mut targets[row * classes..(row + 1) * classes];
+            for (target, &p) in row_targets.iter_mut().zip(teacher) {
+                let p = p / sum;
+                *target = ((1.0 - teacher_weight) * *target as f64 + teacher_weight * w * p as f64)
+                    as f32;
+            }
         }
     }
     (targets, norm)
@@ -559,4 +601,47 @@ fn predict(
         }
     }
     Ok(predictions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example(label: usize, secondary: Option<usize>, teacher: Option<Vec<f32>>) -> Example {
+        Example {
+            text: "x".into(),
+            label,
+            secondary,
+            previous: None,
+            teacher,
+        }
+    }
+
+    #[test]
+    fn targets_mix_gold_secondary_and_teacher() {
+        let examples = [
+            example(0, None, None),
+            example(1, Some(2), None),
+            example(2, None, Some(vec![2.0, 0.0, 2.0])),
+        ];
+        let weights = [1.0, 1.0, 2.0];
+        let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6);
+
+        let (t, norm) = target_weights(&[0, 1, 2], &examples, &weights, 3, 0.0, 0.0);
+        assert!(close(&t, &[1., 0., 0., 0., 1., 0., 0., 0., 2.]), "{t:?}");
+        assert_eq!(norm, 4.0);
+
+        // Secondary mass, and half of the target from the (normalised)
+        // teacher, scaled by the gold label's class weight.
+        let (t, norm) = target_weights(&[0, 1, 2], &examples, &weights, 3, 0.25, 0.5);
+        assert!(
+            close(&t, &[1., 0., 0., 0., 0.75, 0.25, 0.5, 0., 1.5]),
+            "{t:?}"
+        );
+        assert_eq!(norm, 4.0);
+
+        // The teacher alone.
+        let (t, _) = target_weights(&[2], &examples, &weights, 3, 0.0, 1.0);
+        assert!(close(&t, &[1., 0., 1.]), "{t:?}");
+    }
 }

@@ -38,6 +38,7 @@ fn examples() -> Vec<Example> {
             label: *l,
             secondary: None,
             previous: None,
+            teacher: None,
         })
         .collect()
 }
@@ -357,4 +358,60 @@ fn the_previous_sentence_is_read_when_asked_for_and_saved_with_the_model() {
     assert!(outcome.best_macro_f1 < 0.3, "{}", outcome.best_macro_f1);
     let model = Classifier::load(&out, ClassifierOptions::default()).unwrap();
     assert_eq!(model.context_tokens(), 0);
+}
+
+#[test]
+fn a_teacher_weight_of_one_learns_the_teacher_not_the_gold_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    write_tiny_model(&base, None, 11).unwrap();
+    // The teacher says "the next label" for every sentence; dev is scored
+    // against the teacher's labels.
+    let shifted = |l: usize| (l + 1) % 4;
+    let train_set: Vec<Example> = examples()
+        .into_iter()
+        .map(|e| {
+            let mut teacher = vec![0.0f32; 4];
+            teacher[shifted(e.label)] = 1.0;
+            Example {
+                teacher: Some(teacher),
+                ..e
+            }
+        })
+        .collect();
+    let dev_set: Vec<Example> = examples()
+        .into_iter()
+        .map(|e| Example {
+            label: shifted(e.label),
+            ..e
+        })
+        .collect();
+    let score = |teacher_weight: f64, name: &str| {
+        let cfg = TrainConfig {
+            teacher_weight,
+            ..config()
+        };
+        train(
+            &base,
+            &labels(),
+            &train_set,
+            &dev_set,
+            &cfg,
+            &dir.path().join(name),
+            &mut Record::default(),
+        )
+        .unwrap()
+        .best_macro_f1
+    };
+    let from_teacher = score(1.0, "teacher");
+    let from_gold = score(0.0, "gold");
+    assert!(from_teacher > 0.8, "{from_teacher}");
+    assert!(from_gold < 0.5, "{from_gold}");
+
+    let bad = vec![Example {
+        teacher: Some(vec![0.5, 0.5]),
+        ..examples()[0].clone()
+    }];
+    let err = train_on(&base, &bad, &config(), &dir.path().join("bad")).unwrap_err();
+    assert!(err.to_string().contains("teacher probabilities"), "{err}");
 }
