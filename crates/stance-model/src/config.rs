@@ -163,19 +163,13 @@ impl ModelConfig {
                 Some(LabelSet::new(pairs.into_iter().map(|(_, n)| n).collect()))
             }
         };
-        if c.stance_context_tokens > 0 && c.stance_context_tokens + 3 > c.max_position_embeddings {
-            return Err(format!(
-                "stance_context_tokens {} leaves no room for a sentence in {} positions",
-                c.stance_context_tokens, c.max_position_embeddings
-            ));
-        }
         let temperature = c.stance_temperature.unwrap_or(1.0);
         if !(temperature.is_finite() && temperature > 0.0) {
             return Err(format!(
                 "stance_temperature must be positive, got {temperature}"
             ));
         }
-        Ok(Self {
+        let mut config = Self {
             vocab_size: c.vocab_size,
             hidden_size: c.hidden_size,
             num_hidden_layers: c.num_hidden_layers,
@@ -191,9 +185,26 @@ impl ModelConfig {
             pad_token_id: c.pad_token_id,
             labels,
             temperature,
-            context_tokens: c.stance_context_tokens,
+            context_tokens: 0,
             raw,
-        })
+        };
+        config
+            .set_context_tokens(c.stance_context_tokens)
+            .map_err(|e| format!("stance_context_tokens: {e}"))?;
+        Ok(config)
+    }
+
+    /// Sets the tokens of the previous sentence the model reads (0: none);
+    /// an error when they would leave no room for a sentence.
+    pub fn set_context_tokens(&mut self, tokens: usize) -> Result<(), String> {
+        if tokens > 0 && tokens + 3 > self.max_position_embeddings {
+            return Err(format!(
+                "{tokens} context tokens leave no room for a sentence in {} positions",
+                self.max_position_embeddings
+            ));
+        }
+        self.context_tokens = tokens;
+        Ok(())
     }
 
     /// The JSON to save beside fine-tuned weights: every field read, with the

@@ -273,7 +273,7 @@ impl Classifier {
         let batches: Vec<&[usize]> = order.chunks(self.options.batch_size).collect();
         let run_batch = |batch: &[usize]| -> Result<Vec<(usize, Prediction)>, ModelError> {
             let rows: Vec<&Encoded> = batch.iter().map(|&i| &encoded[i]).collect();
-            let logits = self.logits_encoded(&rows)?;
+            let logits = self.logits(&rows)?;
             Ok(logits
                 .into_iter()
                 .zip(batch)
@@ -342,21 +342,9 @@ impl Classifier {
         }
     }
 
-    /// Logits of one padded batch, a row per sequence.
-    pub fn logits(&self, sequences: &[&[u32]]) -> Result<Vec<Vec<f32>>, ModelError> {
-        let batch = self.tokenizer.batch(sequences, &self.device)?;
-        let logits = self.model.forward(
-            &batch.input_ids,
-            &batch.token_type_ids,
-            &batch.attention_mask,
-            ForwardMode::Inference,
-        )?;
-        Ok(logits.to_vec2::<f32>()?)
-    }
-
-    /// Logits of one padded batch of encodings (context segments typed 1).
-    pub fn logits_encoded(&self, encoded: &[&Encoded]) -> Result<Vec<Vec<f32>>, ModelError> {
-        let batch = self.tokenizer.batch_encoded(encoded, &self.device)?;
+    /// Logits of one padded batch, a row per encoding (context segments typed 1).
+    pub fn logits(&self, encoded: &[&Encoded]) -> Result<Vec<Vec<f32>>, ModelError> {
+        let batch = self.tokenizer.batch(encoded, &self.device)?;
         let logits = self.model.forward(
             &batch.input_ids,
             &batch.token_type_ids,
@@ -369,8 +357,8 @@ impl Classifier {
     /// Mean-pooled last hidden states (sentence-transformers pooling), in input order.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, ModelError> {
         let encoded = self.tokenize_many(texts)?;
-        let sequences: Vec<&[u32]> = encoded.iter().map(|e| e.ids.as_slice()).collect();
-        let batch = self.tokenizer.batch(&sequences, &self.device)?;
+        let rows: Vec<&Encoded> = encoded.iter().collect();
+        let batch = self.tokenizer.batch(&rows, &self.device)?;
         let hidden = self.model.encoder.forward(
             &batch.input_ids,
             &batch.token_type_ids,

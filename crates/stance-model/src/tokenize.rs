@@ -125,18 +125,10 @@ impl SentenceTokenizer {
         Ok(encoded)
     }
 
-    /// Pads the sequences to the longest one and builds the model's inputs.
-    pub fn batch(&self, sequences: &[&[u32]], device: &Device) -> Result<Batch, ModelError> {
-        Batch::new(sequences, self.pad_id, device)
-    }
-
-    /// Like [`batch`](Self::batch), with token type 1 on context segments.
-    pub fn batch_encoded(
-        &self,
-        encoded: &[&Encoded],
-        device: &Device,
-    ) -> Result<Batch, ModelError> {
-        Batch::from_encoded(encoded, self.pad_id, device)
+    /// Pads the encodings to the longest one and builds the model's inputs
+    /// (token type 1 on context segments).
+    pub fn batch(&self, encoded: &[&Encoded], device: &Device) -> Result<Batch, ModelError> {
+        Batch::new(encoded, self.pad_id, device)
     }
 }
 
@@ -173,45 +165,32 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// Single sentences: every token type is 0.
-    pub fn new(sequences: &[&[u32]], pad_id: u32, device: &Device) -> Result<Self, ModelError> {
-        Self::build(sequences, &vec![None; sequences.len()], pad_id, device)
-    }
-
-    /// Sentences with optional context segments, typed 1.
-    pub fn from_encoded(
-        encoded: &[&Encoded],
-        pad_id: u32,
-        device: &Device,
-    ) -> Result<Self, ModelError> {
-        let sequences: Vec<&[u32]> = encoded.iter().map(|e| e.ids.as_slice()).collect();
-        let starts: Vec<Option<usize>> = encoded.iter().map(|e| e.context_start).collect();
-        Self::build(&sequences, &starts, pad_id, device)
-    }
-
-    fn build(
-        sequences: &[&[u32]],
-        context_starts: &[Option<usize>],
-        pad_id: u32,
-        device: &Device,
-    ) -> Result<Self, ModelError> {
-        let longest = sequences.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
-        let n = sequences.len();
+    /// Pads `encoded` to its longest member: token type 0 for sentences and
+    /// padding, 1 for context segments.
+    pub fn new(encoded: &[&Encoded], pad_id: u32, device: &Device) -> Result<Self, ModelError> {
+        let longest = encoded
+            .iter()
+            .map(|e| e.ids.len())
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        let n = encoded.len();
         let mut ids = Vec::with_capacity(n * longest);
         let mut mask = Vec::with_capacity(n * longest);
         let mut types = Vec::with_capacity(n * longest);
-        let any_context = context_starts.iter().any(Option::is_some);
-        for (seq, start) in sequences.iter().zip(context_starts) {
+        let any_context = encoded.iter().any(|e| e.context_start.is_some());
+        for e in encoded {
+            let (seq, padding) = (&e.ids, longest - e.ids.len());
             if any_context {
-                let start = start.unwrap_or(seq.len()).min(seq.len());
+                let start = e.context_start.unwrap_or(seq.len()).min(seq.len());
                 types.extend(std::iter::repeat_n(0u32, start));
                 types.extend(std::iter::repeat_n(1u32, seq.len() - start));
-                types.extend(std::iter::repeat_n(0u32, longest - seq.len()));
+                types.extend(std::iter::repeat_n(0u32, padding));
             }
             ids.extend_from_slice(seq);
-            ids.extend(std::iter::repeat_n(pad_id, longest - seq.len()));
+            ids.extend(std::iter::repeat_n(pad_id, padding));
             mask.extend(std::iter::repeat_n(1u32, seq.len()));
-            mask.extend(std::iter::repeat_n(0u32, longest - seq.len()));
+            mask.extend(std::iter::repeat_n(0u32, padding));
         }
         let input_ids = Tensor::from_vec(ids, (n, longest), device)?;
         let attention_mask = Tensor::from_vec(mask, (n, longest), device)?;

@@ -336,7 +336,7 @@ fn context_is_a_second_segment_of_type_one() {
 
     // Token types: 0 for the sentence, 1 for the context, 0 for padding.
     let batch = tokenizer
-        .batch_encoded(&[&pair, &alone], &stance_model::Device::Cpu)
+        .batch(&[&pair, &alone], &stance_model::Device::Cpu)
         .unwrap();
     let types = batch.token_type_ids.to_vec2::<u32>().unwrap();
     let n = alone.ids.len();

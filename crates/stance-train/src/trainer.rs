@@ -267,13 +267,9 @@ pub fn train(
     let device = Device::Cpu;
     let base_dir = ModelDir::open(base)?;
     let mut config = base_dir.config.clone();
-    if cfg.context_tokens > 0 && cfg.context_tokens + 3 > config.max_position_embeddings {
-        return Err(TrainError::Invalid(format!(
-            "{} context tokens leave no room for a sentence in the base model's {} positions",
-            cfg.context_tokens, config.max_position_embeddings
-        )));
-    }
-    config.context_tokens = cfg.context_tokens;
+    config
+        .set_context_tokens(cfg.context_tokens)
+        .map_err(|e| TrainError::Invalid(format!("base model {}: {e}", base.display())))?;
     if let Some(p) = cfg.dropout {
         config.hidden_dropout_prob = p;
         config.classifier_dropout = None;
@@ -400,7 +396,7 @@ pub fn train(
         let mut loss_sum = 0.0;
         for (i, batch) in batches.iter().enumerate() {
             let rows: Vec<&Encoded> = batch.iter().map(|&j| &train_encoded[j]).collect();
-            let inputs = tokenizer.batch_encoded(&rows, &device)?;
+            let inputs = tokenizer.batch(&rows, &device)?;
             let logits = model.forward(
                 &inputs.input_ids,
                 &inputs.token_type_ids,
@@ -588,7 +584,7 @@ fn predict(
     let mut predictions = vec![0; encoded.len()];
     for chunk in order.chunks(64) {
         let rows: Vec<&Encoded> = chunk.iter().map(|&i| &encoded[i]).collect();
-        let inputs = tokenizer.batch_encoded(&rows, device)?;
+        let inputs = tokenizer.batch(&rows, device)?;
         let logits = model.forward(
             &inputs.input_ids,
             &inputs.token_type_ids,
