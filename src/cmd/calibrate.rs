@@ -8,7 +8,6 @@ use stance_eval::calibration;
 
 use crate::cmd::load_classifier;
 use crate::cmd::train::codebook_labels;
-use crate::progress;
 
 /// Fit a softmax temperature on a dev set and store it in the model directory.
 ///
@@ -55,29 +54,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(crate::cmd::default_model_dir);
     let classifier = load_classifier(&dir, args.max_tokens, 32, args.precision, workers)?;
-    crate::cmd::warn_if_no_context(&classifier, &gold, &args.dev, args.quiet);
     let gold_index: Vec<usize> = gold
         .iter()
         .map(|g| labels.index_of(&g.label).expect("checked"))
         .collect();
-    let bar = progress::bar(
-        gold.len() as u64,
-        "sentences",
-        progress::enabled(args.quiet),
-    );
-    let mut logits = Vec::with_capacity(gold.len());
-    let previous = stance_io::previous_in_document(&gold);
-    for (chunk, previous) in gold.chunks(512).zip(previous.chunks(512)) {
-        let texts: Vec<&str> = chunk.iter().map(|g| g.text.as_str()).collect();
-        logits.extend(
-            classifier
-                .predict_in_context(&texts, previous)?
-                .into_iter()
-                .map(|p| p.logits),
-        );
-        bar.inc(chunk.len() as u64);
-    }
-    bar.finish_and_clear();
+    let logits: Vec<Vec<f32>> =
+        crate::cmd::predict_gold(&classifier, &gold, &args.dev, "", args.quiet)?
+            .into_iter()
+            .map(|p| p.logits)
+            .collect();
     let probs_at = |t: f64| -> Vec<Vec<f32>> {
         logits
             .iter()

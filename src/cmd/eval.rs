@@ -1,6 +1,6 @@
 //! `stance eval`: score a model (or a rule baseline) against gold labels.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
@@ -10,7 +10,6 @@ use stance_io::{GoldRecord, PredictionRow};
 use stance_model::Classifier;
 
 use crate::cmd::train::codebook_labels;
-use crate::progress;
 
 /// Measure a model against hand-labelled gold sentences.
 ///
@@ -141,8 +140,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 args.precision,
                 workers,
             )?;
-            crate::cmd::warn_if_no_context(&classifier, &gold, &args.gold, args.quiet);
-            model_verdicts(&classifier, &gold, args.quiet)?
+            model_verdicts(&classifier, &gold, &args.gold, args.quiet)?
         }
     };
     let secondary: Vec<Option<usize>> = gold
@@ -243,26 +241,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs the classifier over gold texts in chunks, with a progress bar.
+/// Runs the classifier over the gold sentences of `path`.
 pub fn model_verdicts(
     classifier: &Classifier,
     gold: &[GoldRecord],
+    path: &Path,
     quiet: bool,
 ) -> Result<Verdicts> {
-    let bar = progress::bar(gold.len() as u64, "sentences", progress::enabled(quiet));
-    bar.set_prefix("scoring");
-    let mut labels = Vec::with_capacity(gold.len());
-    let mut probabilities = Vec::with_capacity(gold.len());
-    let previous = stance_io::previous_in_document(gold);
-    for (chunk, previous) in gold.chunks(512).zip(previous.chunks(512)) {
-        let texts: Vec<&str> = chunk.iter().map(|g| g.text.as_str()).collect();
-        for p in classifier.predict_in_context(&texts, previous)? {
-            labels.push(p.label);
-            probabilities.push(p.probabilities);
-        }
-        bar.inc(chunk.len() as u64);
-    }
-    bar.finish_and_clear();
+    let (labels, probabilities) =
+        crate::cmd::predict_gold(classifier, gold, path, "scoring", quiet)?
+            .into_iter()
+            .map(|p| (p.label, p.probabilities))
+            .unzip();
     Ok(Verdicts {
         labels,
         probabilities,

@@ -10,7 +10,7 @@ pub mod train;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use stance_model::{Classifier, ClassifierOptions, Precision};
+use stance_model::{Classifier, ClassifierOptions, Precision, Prediction};
 
 /// The directory name of the shipped default model under `models/`.
 pub const DEFAULT_MODEL_NAME: &str = "stance-minilm-l6";
@@ -115,14 +115,16 @@ pub fn load_classifier(
     Ok(classifier)
 }
 
-/// Warns when a model that reads the previous sentence is scored on gold
-/// records that carry no `doc_id`: it then reads every sentence alone.
-pub fn warn_if_no_context(
+/// Predictions for gold sentences, each read after the previous sentence of
+/// its document (by `doc_id`, for models that read it), with a progress bar.
+/// Warns when such a model gets gold records without `doc_id`.
+pub fn predict_gold(
     classifier: &Classifier,
     gold: &[stance_io::GoldRecord],
     path: &Path,
+    prefix: &str,
     quiet: bool,
-) {
+) -> Result<Vec<Prediction>> {
     if !quiet && classifier.context_tokens() > 0 && gold.iter().all(|g| g.doc_id.is_none()) {
         eprintln!(
             "warning: {}: no doc_id field, so sentences are scored without the sentence \
@@ -131,4 +133,31 @@ pub fn warn_if_no_context(
             classifier.model_dir().name()
         );
     }
+    let texts: Vec<&str> = gold.iter().map(|g| g.text.as_str()).collect();
+    let previous = stance_io::previous_in_document(gold);
+    predict_with_progress(classifier, &texts, &previous, prefix, quiet)
+}
+
+/// Labels sentences, each after its previous sentence (`None`: none), in
+/// chunks of 512 with a progress bar; in input order.
+pub fn predict_with_progress(
+    classifier: &Classifier,
+    texts: &[&str],
+    previous: &[Option<&str>],
+    prefix: &str,
+    quiet: bool,
+) -> Result<Vec<Prediction>> {
+    let bar = crate::progress::bar(
+        texts.len() as u64,
+        "sentences",
+        crate::progress::enabled(quiet),
+    );
+    bar.set_prefix(prefix.to_string());
+    let mut predictions = Vec::with_capacity(texts.len());
+    for (texts, previous) in texts.chunks(512).zip(previous.chunks(512)) {
+        predictions.extend(classifier.predict_in_context(texts, previous)?);
+        bar.inc(texts.len() as u64);
+    }
+    bar.finish_and_clear();
+    Ok(predictions)
 }

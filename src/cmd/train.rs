@@ -159,35 +159,25 @@ fn teach(
     for dir in teachers {
         let teacher =
             crate::cmd::load_classifier(dir, max_tokens, 32, crate::cmd::PrecisionArg::F32, 1)?;
-        let bar = progress::bar(train.len() as u64, "sentences", progress::enabled(quiet));
-        bar.set_prefix("teacher");
-        let mut row = 0;
-        for (texts, previous) in texts.chunks(512).zip(previous.chunks(512)) {
-            for p in teacher.predict_in_context(texts, previous)? {
-                for (sum, q) in sums[row].iter_mut().zip(&p.probabilities) {
-                    *sum += q;
-                }
-                row += 1;
+        let predictions =
+            crate::cmd::predict_with_progress(&teacher, &texts, &previous, "teacher", quiet)?;
+        for (sum, p) in sums.iter_mut().zip(predictions) {
+            for (s, q) in sum.iter_mut().zip(&p.probabilities) {
+                *s += q;
             }
-            bar.inc(texts.len() as u64);
         }
-        bar.finish_and_clear();
         described.push(serde_json::json!({
             "model": dir.display().to_string(),
             "sha256": teacher.weights_sha256()?,
         }));
     }
-    let agree = train
-        .iter_mut()
-        .zip(sums)
-        .filter_map(|(example, sum)| {
-            let mean: Vec<f32> = sum.iter().map(|s| s / teachers.len() as f32).collect();
-            let top = (0..mean.len()).max_by(|&a, &b| mean[a].total_cmp(&mean[b]));
-            example.teacher = Some(mean);
-            top.map(|t| t == example.label)
-        })
-        .filter(|&same| same)
-        .count();
+    let mut agree = 0;
+    for (example, sum) in train.iter_mut().zip(sums) {
+        let mean: Vec<f32> = sum.iter().map(|s| s / teachers.len() as f32).collect();
+        let top = (0..mean.len()).max_by(|&a, &b| mean[a].total_cmp(&mean[b]));
+        agree += usize::from(top == Some(example.label));
+        example.teacher = Some(mean);
+    }
     eprintln!(
         "teachers ({}) agree with the gold label on {agree} of {} training sentences",
         teachers.len(),
