@@ -1345,32 +1345,37 @@ mod calibrate {
 
 mod train {
     use super::*;
+    use std::ffi::OsStr;
+
+    /// Writes a tiny random encoder into `parent/tiny-base`.
+    fn tiny_base(parent: &Path) -> PathBuf {
+        let base = parent.join("tiny-base");
+        stance_model::testing::write_tiny_model(&base, None, 11).unwrap();
+        base
+    }
+
+    /// Runs `stance train --quiet` from `base` into `out`, with the gold
+    /// fixture as both training and dev set, and `extra` flags.
+    fn train_on_fixture(base: &Path, out: &Path, extra: &[&dyn AsRef<OsStr>]) -> Ran {
+        let gold = fixture("gold.jsonl");
+        let mut args: Vec<&dyn AsRef<OsStr>> = vec![
+            &"train", &"--train", &gold, &"--dev", &gold, &"--base", &base, &"--out", &out,
+            &"--quiet",
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    }
 
     #[test]
     fn trains_a_tiny_encoder_and_the_result_labels() {
         let tmp = tempfile::tempdir().unwrap();
-        let base = tmp.path().join("tiny-base");
-        stance_model::testing::write_tiny_model(&base, None, 11).unwrap();
+        let base = tiny_base(tmp.path());
         let out = tmp.path().join("trained");
-        let gold = fixture("gold.jsonl");
-        run(&[
-            &"train",
-            &"--train",
-            &gold,
-            &"--dev",
-            &gold,
-            &"--base",
+        train_on_fixture(
             &base,
-            &"--out",
             &out,
-            &"--epochs",
-            &"3",
-            &"--lr",
-            &"1e-3",
-            &"--batch-size",
-            &"4",
-            &"--quiet",
-        ])
+            &[&"--epochs", &"3", &"--lr", &"1e-3", &"--batch-size", &"4"],
+        )
         .ok();
         for file in [
             "config.json",
@@ -1418,28 +1423,21 @@ mod train {
     #[test]
     fn a_context_model_reads_the_sentence_before_when_labelling_and_scoring() {
         let tmp = tempfile::tempdir().unwrap();
-        let base = tmp.path().join("tiny-base");
-        stance_model::testing::write_tiny_model(&base, None, 11).unwrap();
+        let base = tiny_base(tmp.path());
         let out = tmp.path().join("trained");
         let gold = fixture("gold.jsonl");
-        run(&[
-            &"train",
-            &"--train",
-            &gold,
-            &"--dev",
-            &gold,
-            &"--base",
+        train_on_fixture(
             &base,
-            &"--out",
             &out,
-            &"--epochs",
-            &"1",
-            &"--max-tokens",
-            &"32",
-            &"--context-tokens",
-            &"8",
-            &"--quiet",
-        ])
+            &[
+                &"--epochs",
+                &"1",
+                &"--max-tokens",
+                &"32",
+                &"--context-tokens",
+                &"8",
+            ],
+        )
         .ok();
         let config: Value = serde_json::from_str(&read_text(&out.join("config.json"))).unwrap();
         assert_eq!(config["stance_context_tokens"], 8);
@@ -1508,30 +1506,23 @@ mod train {
     #[test]
     fn distils_from_teacher_models_and_logs_them() {
         let tmp = tempfile::tempdir().unwrap();
-        let base = tmp.path().join("tiny-base");
-        stance_model::testing::write_tiny_model(&base, None, 11).unwrap();
+        let base = tiny_base(tmp.path());
         let teacher = tiny_model(tmp.path());
         let other = tiny_model_named(tmp.path(), "other-teacher");
         let out = tmp.path().join("student");
-        let gold = fixture("gold.jsonl");
-        let ran = run(&[
-            &"train",
-            &"--train",
-            &gold,
-            &"--dev",
-            &gold,
-            &"--base",
+        let teachers = format!("{},{}", teacher.display(), other.display());
+        let ran = train_on_fixture(
             &base,
-            &"--out",
             &out,
-            &"--epochs",
-            &"1",
-            &"--teacher",
-            &format!("{},{}", teacher.display(), other.display()),
-            &"--teacher-weight",
-            &"0.7",
-            &"--quiet",
-        ])
+            &[
+                &"--epochs",
+                &"1",
+                &"--teacher",
+                &teachers,
+                &"--teacher-weight",
+                &"0.7",
+            ],
+        )
         .ok();
         assert!(ran.stderr.contains("teachers (2) agree"), "{}", ran.stderr);
         let log: Value = serde_json::from_str(&read_text(&out.join("training.json"))).unwrap();
@@ -1544,29 +1535,14 @@ mod train {
         );
 
         // A teacher that is not a classifier is an error naming it.
-        let ran = run(&[
-            &"train",
-            &"--train",
-            &gold,
-            &"--dev",
-            &gold,
-            &"--base",
-            &base,
-            &"--out",
-            &out,
-            &"--teacher",
-            &base,
-            &"--quiet",
-        ])
-        .exits(2);
+        let ran = train_on_fixture(&base, &out, &[&"--teacher", &base]).exits(2);
         assert!(ran.stderr.contains("tiny-base"), "{}", ran.stderr);
     }
 
     #[test]
     fn a_bare_encoder_is_not_a_classifier() {
         let tmp = tempfile::tempdir().unwrap();
-        let base = tmp.path().join("tiny-base");
-        stance_model::testing::write_tiny_model(&base, None, 11).unwrap();
+        let base = tiny_base(tmp.path());
         let out = tmp.path().join("out.parquet");
         label_to(&base, &[&fixture("news-page.txt")], &out, &[])
             .exits(2)
