@@ -1374,7 +1374,16 @@ mod train {
         train_on_fixture(
             &base,
             &out,
-            &[&"--epochs", &"3", &"--lr", &"1e-3", &"--batch-size", &"4"],
+            &[
+                &"--epochs",
+                &"3",
+                &"--lr",
+                &"1e-3",
+                &"--layer-decay",
+                &"0.9",
+                &"--batch-size",
+                &"4",
+            ],
         )
         .ok();
         for file in [
@@ -1400,6 +1409,7 @@ mod train {
         );
         let log: Value = serde_json::from_str(&read_text(&out.join("training.json"))).unwrap();
         assert_eq!(log["train_sentences"], 16);
+        assert_eq!(log["layer_decay"], 0.9);
         let best = log["best_epoch"].as_u64().unwrap();
         assert!((1..=3).contains(&best), "{log}");
         let epochs = log["epochs_run"].as_array().unwrap();

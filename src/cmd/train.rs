@@ -41,6 +41,11 @@ pub struct Args {
     /// Peak learning rate.
     #[arg(long = "lr", default_value_t = 1e-4)]
     pub learning_rate: f64,
+    /// Layer-wise learning-rate decay: the head trains at --lr, the top
+    /// encoder layer at --lr × D, each layer below at one more factor of D,
+    /// the embeddings lowest. 1: one rate for all.
+    #[arg(long, default_value_t = 1.0, value_name = "D")]
+    pub layer_decay: f64,
     #[arg(long, default_value_t = 16)]
     pub batch_size: usize,
     /// Sentences are cut to this many tokens, special tokens included.
@@ -257,6 +262,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let config = TrainConfig {
         epochs: args.epochs,
         learning_rate: args.learning_rate,
+        layer_decay: args.layer_decay,
         batch_size: args.batch_size,
         max_tokens: args.max_tokens,
         context_tokens: args.context_tokens,
@@ -341,6 +347,20 @@ pub fn run(args: Args) -> Result<ExitCode> {
         outcome.best_epoch,
         stance_eval::render::text_table(&["label", "precision", "recall", "F1", "support"], &rows)
     );
+    let epochs_run: Vec<serde_json::Value> = outcome
+        .epochs
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "epoch": e.epoch, "train_loss": e.train_loss, "dev_macro_f1": e.live().macro_f1,
+                "dev_accuracy": e.live().accuracy, "seconds": e.seconds,
+                "averages": e.scores[1..].iter().map(|s| serde_json::json!({
+                    "weights": s.weights.to_string(), "dev_macro_f1": s.macro_f1,
+                    "dev_accuracy": s.accuracy,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
     let summary = serde_json::json!({
         "train_file": args.train.display().to_string(),
         "dev_file": args.dev.display().to_string(),
@@ -350,6 +370,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "base": args.base.display().to_string(),
         "epochs": args.epochs,
         "learning_rate": args.learning_rate,
+        "layer_decay": args.layer_decay,
         "batch_size": args.batch_size,
         "max_tokens": args.max_tokens,
         "context_tokens": args.context_tokens,
@@ -371,14 +392,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "best_dev_confusion": dev_report.confusion,
         "stopped_early": outcome.stopped_early,
         "seconds": started.elapsed().as_secs_f64(),
-        "epochs_run": outcome.epochs.iter().map(|e| serde_json::json!({
-            "epoch": e.epoch, "train_loss": e.train_loss, "dev_macro_f1": e.live().macro_f1,
-            "dev_accuracy": e.live().accuracy, "seconds": e.seconds,
-            "averages": e.scores[1..].iter().map(|s| serde_json::json!({
-                "weights": s.weights.to_string(), "dev_macro_f1": s.macro_f1,
-                "dev_accuracy": s.accuracy,
-            })).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
+        "epochs_run": epochs_run,
     });
     let log_path = args.out.join("training.json");
     std::fs::write(&log_path, serde_json::to_string_pretty(&summary)? + "\n")

@@ -2,7 +2,7 @@
 //! and its classification head on gold sentences, in f32 on the CPU.
 //!
 //! AdamW with decoupled weight decay (none on biases and LayerNorm), linear
-//! warm-up and decay, gradient clipping, class-weighted cross-entropy,
+//! warm-up and decay, optional layer-wise learning-rate decay, gradient clipping, class-weighted cross-entropy,
 //! length-bucketed batches, evaluation on the dev set after each epoch,
 //! optional exponential moving averages of the weights scored beside them,
 //! keeping the best epoch by macro-F1 and stopping early. Every random choice
@@ -16,7 +16,7 @@ mod optimizer;
 mod trainer;
 
 pub use averaging::WeightAverage;
-pub use optimizer::{AdamW, LinearSchedule};
+pub use optimizer::{layer_rate_scale, AdamW, LinearSchedule, Trainable};
 pub use trainer::{
     class_weights, train, ClassWeighting, DevScore, EpochReport, Example, TrainConfig, TrainError,
     TrainObserver, TrainOutcome, Weights,

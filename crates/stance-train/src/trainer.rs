@@ -11,7 +11,7 @@ use stance_model::{
 };
 
 use crate::averaging::{host_values, with_weights, WeightAverage};
-use crate::optimizer::{AdamW, LinearSchedule};
+use crate::optimizer::{layer_rate_scale, AdamW, LinearSchedule, Trainable};
 
 /// One gold sentence, with label indices into the run's [`LabelSet`].
 #[derive(Debug, Clone)]
@@ -44,6 +44,10 @@ pub enum ClassWeighting {
 pub struct TrainConfig {
     pub epochs: usize,
     pub learning_rate: f64,
+    /// Layer-wise learning-rate decay in (0, 1]: the head trains at
+    /// `learning_rate`, each encoder layer below it at one more factor of
+    /// this, the embeddings lowest (1: one rate for all).
+    pub layer_decay: f64,
     pub batch_size: usize,
     pub max_tokens: usize,
     /// Tokens of the previous sentence given as a second segment; 0: none.
@@ -80,6 +84,7 @@ impl Default for TrainConfig {
         Self {
             epochs: 6,
             learning_rate: 1e-4,
+            layer_decay: 1.0,
             batch_size: 16,
             max_tokens: 128,
             context_tokens: 0,
@@ -231,6 +236,12 @@ pub fn train(
             "epochs and batch size must be at least 1".into(),
         ));
     }
+    if !(cfg.layer_decay > 0.0 && cfg.layer_decay <= 1.0) {
+        return Err(TrainError::Invalid(format!(
+            "layer decay {} must be in (0, 1]",
+            cfg.layer_decay
+        )));
+    }
     if !(0.0..=1.0).contains(&cfg.teacher_weight) {
         return Err(TrainError::Invalid(
             "teacher weight must be in [0, 1]".into(),
@@ -342,11 +353,10 @@ pub fn train(
     }
     let mut optimizer = AdamW::new(
         vars.iter()
-            .map(|(n, v)| {
-                (
-                    v.clone(),
-                    !(n.ends_with(".bias") || n.contains("LayerNorm")),
-                )
+            .map(|(n, v)| Trainable {
+                var: v.clone(),
+                decay: !(n.ends_with(".bias") || n.contains("LayerNorm")),
+                rate_scale: layer_rate_scale(n, config.num_hidden_layers, cfg.layer_decay),
             })
             .collect(),
         cfg.weight_decay,

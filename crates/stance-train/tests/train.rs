@@ -396,3 +396,73 @@ fn a_teacher_weight_of_one_learns_the_teacher_not_the_gold_labels() {
     let err = train_on(&base, &bad, &config(), &dir.path().join("bad")).unwrap_err();
     assert!(err.to_string().contains("teacher probabilities"), "{err}");
 }
+
+#[test]
+fn layer_decay_slows_the_encoder_but_not_the_head() {
+    let (dir, base) = tiny_base();
+    let data = examples();
+    let load =
+        |path: &Path| candle_core::safetensors::load(path, &candle_core::Device::Cpu).unwrap();
+    let base_weights = load(&base.join("model.safetensors"));
+    let starting = |suffix: &str| {
+        base_weights
+            .iter()
+            .find(|(n, _)| n.ends_with(suffix))
+            .map(|(_, t)| t.clone())
+    };
+    // Mean absolute change of the tensor named `*suffix` after one epoch;
+    // the new head starts from the same seeded values in both runs.
+    let changes = |name: &str, layer_decay: f64| {
+        let cfg = TrainConfig {
+            epochs: 1,
+            layer_decay,
+            storage: stance_model::StorageDType::F32,
+            ..config()
+        };
+        let out = dir.path().join(name);
+        train_on(&base, &data, &cfg, &out).unwrap();
+        let trained = load(&out.join("model.safetensors"));
+        let untrained_head = {
+            let cfg = TrainConfig {
+                learning_rate: 0.0,
+                ..cfg
+            };
+            let out = dir.path().join(format!("{name}-start"));
+            train_on(&base, &data, &cfg, &out).unwrap();
+            load(&out.join("model.safetensors"))
+        };
+        let change = |suffix: &str| {
+            let (name, after) = trained.iter().find(|(n, _)| n.ends_with(suffix)).unwrap();
+            let before = starting(suffix).unwrap_or_else(|| untrained_head[name].clone());
+            (after - before)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .mean_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
+        };
+        (
+            change("embeddings.word_embeddings.weight"),
+            change("encoder.layer.0.attention.self.query.weight"),
+            change("classifier.weight"),
+        )
+    };
+    let (embeddings, layer0, head) = changes("full", 1.0);
+    let (slow_embeddings, slow_layer0, slow_head) = changes("decayed", 1e-3);
+    assert!(embeddings > 0.0 && layer0 > 0.0 && head > 0.0);
+    assert!(
+        slow_embeddings < embeddings * 1e-2,
+        "{slow_embeddings} vs {embeddings}"
+    );
+    assert!(slow_layer0 < layer0 * 1e-2, "{slow_layer0} vs {layer0}");
+    assert!(slow_head > head * 0.3, "{slow_head} vs {head}");
+
+    let bad = TrainConfig {
+        layer_decay: 0.0,
+        ..config()
+    };
+    let err = train_on(&base, &data, &bad, &dir.path().join("bad")).unwrap_err();
+    assert!(err.to_string().contains("layer decay"), "{err}");
+}
