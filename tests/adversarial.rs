@@ -81,6 +81,31 @@ const CASES: &[Case] = &[
         expect: Expect::Sentences(3),
     },
     Case {
+        file: "utf16le.txt",
+        args: &[],
+        expect: Expect::Sentences(3),
+    },
+    Case {
+        file: "utf16be.csv",
+        args: &[],
+        expect: Expect::Sentences(2),
+    },
+    Case {
+        file: "utf16-lone-surrogate.txt",
+        args: &[],
+        expect: Expect::Error(&["invalid UTF-16 at byte 48", "--lossy"]),
+    },
+    Case {
+        file: "utf16-lone-surrogate.txt",
+        args: &["--lossy"],
+        expect: Expect::Sentences(2),
+    },
+    Case {
+        file: "crlf-export.csv",
+        args: &[],
+        expect: Expect::Sentences(4),
+    },
+    Case {
         file: "nul-bytes.txt",
         args: &[],
         expect: Expect::Sentences(2),
@@ -140,11 +165,18 @@ fn documents_of(path: &Path, lossy: bool) -> BTreeMap<String, String> {
         lossy,
         ..ReadOptions::default()
     };
-    read_documents(&InputFile::file(path), &opts)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .into_iter()
-        .map(|d| (d.doc_id, d.text))
-        .collect()
+    let documents = read_documents(&InputFile::file(path), &opts)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let count = documents.len();
+    let by_id: BTreeMap<String, String> =
+        documents.into_iter().map(|d| (d.doc_id, d.text)).collect();
+    assert_eq!(
+        by_id.len(),
+        count,
+        "{}: two documents share an id",
+        path.display()
+    );
+    by_id
 }
 
 const PREVIOUS: &[u8] = b"previous output, kept on failure";

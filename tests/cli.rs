@@ -75,6 +75,38 @@ mod label {
     }
 
     #[test]
+    fn windows_files_utf16_text_and_cr_lf_csv_read_as_their_text() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let input = fixture("joint-statement.txt");
+        let text = read_text(&input);
+        // "Unicode" text as Windows Notepad saves it: UTF-16LE with a BOM.
+        let utf16 = tmp.path().join("joint-statement.txt");
+        let mut bytes = vec![0xFF, 0xFE];
+        bytes.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        fs::write(&utf16, bytes).unwrap();
+        let (a, b) = (tmp.path().join("a.parquet"), tmp.path().join("b.parquet"));
+        label_to(&model, &[&input], &a, &[]).ok();
+        label_to(&model, &[&utf16], &b, &[]).ok();
+        let (original, windows) = (labelled_rows(&a), labelled_rows(&b));
+        assert_eq!(texts(&original), texts(&windows));
+        assert_same_verdicts(&original, &windows);
+
+        // A spreadsheet's CSV export: CR LF everywhere. Each row keeps its
+        // own line number as its id.
+        let csv = tmp.path().join("export.csv");
+        fs::write(
+            &csv,
+            "text\r\nWe condemn the attack.\r\nWe will help.\r\nTalks resume.\r\n",
+        )
+        .unwrap();
+        let out = tmp.path().join("csv.parquet");
+        label_to(&model, &[&csv], &out, &[]).ok();
+        let ids: Vec<String> = labelled_rows(&out).into_iter().map(|r| r.doc_id).collect();
+        assert_eq!(ids, ["export:2", "export:3", "export:4"]);
+    }
+
+    #[test]
     fn pasted_news_page_keeps_menu_and_headline_as_own_sentences() {
         let tmp = tempfile::tempdir().unwrap();
         let model = tiny_model(tmp.path());

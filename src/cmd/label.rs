@@ -23,7 +23,8 @@ use crate::progress;
 /// the path relative to the argument, without extension); `.jsonl` holds one
 /// document per line, `.csv` and `.parquet` one per row (see --text-field and
 /// --id-field). Pasted web pages are fine: headlines, bylines and menu lines
-/// become sentences of their own, mostly labelled `other`.
+/// become sentences of their own, mostly labelled `other`. Text is read as
+/// UTF-8, or as UTF-16 when it starts with a UTF-16 byte-order mark.
 ///
 /// Memory does not grow with the input: JSONL, CSV and Parquet files are
 /// checked whole first (a bad record anywhere fails before any output), then
@@ -83,7 +84,7 @@ pub struct Args {
     /// Compute threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Replace invalid UTF-8 with U+FFFD instead of failing.
+    /// Replace invalid UTF-8 (or UTF-16) with U+FFFD instead of failing.
     #[arg(long)]
     pub lossy: bool,
     /// Go on past unreadable or malformed files, and list them at the end.

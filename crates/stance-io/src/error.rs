@@ -33,6 +33,11 @@ pub enum IoError {
     #[error("{}: invalid UTF-8 at byte {offset} (use --lossy to replace)", .path.display())]
     InvalidUtf8 { path: PathBuf, offset: usize },
 
+    /// The file starts with a UTF-16 byte-order mark but is not valid
+    /// UTF-16 (and `lossy` was not asked for).
+    #[error("{}: invalid UTF-16 at byte {offset} (use --lossy to replace)", .path.display())]
+    InvalidUtf16 { path: PathBuf, offset: usize },
+
     /// The file contains NUL bytes near its start and is not valid UTF-8.
     #[error("{}: looks like a binary file", .path.display())]
     Binary { path: PathBuf },
@@ -187,6 +192,7 @@ impl IoError {
             | Io { path, .. }
             | UnknownFormat { path, .. }
             | InvalidUtf8 { path, .. }
+            | InvalidUtf16 { path, .. }
             | Binary { path }
             | MalformedJson { path, .. }
             | NotAnObject { path, .. }

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::input::{
     check_last_record_quotes, column_as_strings, csv_error, csv_reader, decode, json_type,
-    jsonl_objects, missing_column, parquet_column_names,
+    jsonl_objects, missing_column, parquet_column_names, LineEnds,
 };
 use crate::{InputFormat, IoError};
 
@@ -159,6 +159,7 @@ fn json_field(
 }
 
 fn gold_csv(text: &str, path: &Path) -> Result<Vec<RawGold>, IoError> {
+    let text = &LineEnds::normalise_text(text);
     let (mut reader, header) = csv_reader(text, path)?;
     let find = |name: &str| header.iter().position(|h| h == name);
     let text_idx = find("text").ok_or_else(|| missing_column(path, "text", &header))?;

@@ -12,6 +12,7 @@ use polars::io::mmap::MmapBytesReader;
 use polars::prelude::*;
 use serde_json::{Map, Value};
 
+use crate::encoding::Utf16;
 use crate::IoError;
 
 /// Extensions (lower-case, without the dot) that directory walks pick up.
@@ -337,10 +338,21 @@ fn read_bytes(file: &InputFile) -> Result<Vec<u8>, IoError> {
     }
 }
 
-/// Decodes file contents as UTF-8, dropping a leading BOM. Invalid UTF-8 is an
+/// Decodes file contents as UTF-8, dropping a leading BOM, or as UTF-16 when
+/// they start with a UTF-16 byte-order mark. Invalid UTF-8 or UTF-16 is an
 /// error naming the byte offset (in the file) unless `lossy`; NUL bytes in the
 /// first 8 KiB together with invalid UTF-8 mean a binary file (always an error).
 pub(crate) fn decode(mut bytes: Vec<u8>, path: &Path, lossy: bool) -> Result<String, IoError> {
+    if let Some(order) = Utf16::from_bom(&bytes) {
+        let mut text = Vec::with_capacity(bytes.len());
+        return match order.decode(&bytes[Utf16::BOM_LEN..], true, lossy, &mut text) {
+            Ok(_) => Ok(String::from_utf8(text).expect("decoded UTF-16 is valid UTF-8")),
+            Err(at) => Err(IoError::InvalidUtf16 {
+                path: path.to_path_buf(),
+                offset: Utf16::BOM_LEN + at,
+            }),
+        };
+    }
     let bom = if bytes.starts_with(UTF8_BOM) {
         bytes.drain(..UTF8_BOM.len());
         UTF8_BOM.len()
@@ -458,6 +470,49 @@ pub(crate) fn csv_reader<'a>(
         .map(str::to_string)
         .collect();
     Ok((reader, header))
+}
+
+/// Turns CR LF and lone CR line ends into LF, in pieces: a CR at the end of
+/// one piece and an LF at the start of the next are one line end.
+///
+/// CSV files go through this before parsing: the `csv` crate ends a record
+/// at the CR of a CR LF and counts the line only at the LF, so every record
+/// after a CR LF would be given the line before its own (two records could
+/// then share a line-number id). Text inside quoted fields reads the same
+/// with LF line ends.
+#[derive(Debug, Default)]
+pub(crate) struct LineEnds {
+    after_cr: bool,
+}
+
+impl LineEnds {
+    /// Rewrites `bytes`, the next piece of the file, in place.
+    pub(crate) fn normalise(&mut self, bytes: &mut Vec<u8>) {
+        let mut kept = 0;
+        for read in 0..bytes.len() {
+            let b = bytes[read];
+            if b == b'\n' && self.after_cr {
+                self.after_cr = false;
+                continue;
+            }
+            self.after_cr = b == b'\r';
+            bytes[kept] = if b == b'\r' { b'\n' } else { b };
+            kept += 1;
+        }
+        bytes.truncate(kept);
+    }
+
+    /// The whole of `text`, normalised.
+    pub(crate) fn normalise_text(text: &str) -> std::borrow::Cow<'_, str> {
+        if !text.contains('\r') {
+            return text.into();
+        }
+        let mut bytes = text.as_bytes().to_vec();
+        LineEnds::default().normalise(&mut bytes);
+        String::from_utf8(bytes)
+            .expect("only ASCII bytes change")
+            .into()
+    }
 }
 
 /// The message for a CSV quote that never closes.
@@ -710,6 +765,7 @@ impl Ctx {
     }
 
     fn csv(&self, text: &str) -> Result<Vec<Document>, IoError> {
+        let text = &LineEnds::normalise_text(text);
         let (mut reader, header) = csv_reader(text, &self.path)?;
         let columns = self.csv_columns(&header)?;
         let mut docs = Vec::new();

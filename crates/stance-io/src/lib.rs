@@ -14,10 +14,14 @@
 //!   [`pending_temp_files`] and removed by [`remove_pending_temp_files`]
 //!   (for signal handling).
 //!
+//! Text is read as UTF-8, or as UTF-16 when it starts with a UTF-16
+//! byte-order mark.
+//!
 //! All errors are [`IoError`]s whose messages name the file, and the line or
 //! row where there is one.
 
 mod atomic;
+mod encoding;
 mod error;
 mod gold;
 mod input;

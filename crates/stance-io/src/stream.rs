@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use polars::prelude::{FileMetadataRef, ParquetReader, SerReader};
 use serde_json::Value;
 
+use crate::encoding::Utf16;
 use crate::input::{
     csv_error, json_error_message, json_type, resolve_format, unclosed_quote, CsvColumns, Ctx,
-    BINARY_SNIFF_BYTES, UNCLOSED_QUOTE, UTF8_BOM,
+    LineEnds, BINARY_SNIFF_BYTES, UNCLOSED_QUOTE, UTF8_BOM,
 };
 use crate::{read_documents, Document, InputFile, InputFormat, IoError, ReadOptions};
 
@@ -64,7 +65,12 @@ pub fn stream_documents(file: &InputFile, opts: &ReadOptions) -> Result<Document
         let inner = match format {
             InputFormat::Text => return loaded(),
             InputFormat::Jsonl => Inner::Jsonl(Box::new(JsonlRecords::new(ctx, utf8()?))),
-            InputFormat::Csv => Inner::Csv(Box::new(CsvRecords::new(ctx, utf8()?, file, opts)?)),
+            InputFormat::Csv => Inner::Csv(Box::new(CsvRecords::new(
+                ctx,
+                utf8()?.with_lf_line_ends(),
+                file,
+                opts,
+            )?)),
             InputFormat::Parquet => Inner::Parquet(Box::new(ParquetRows::open(ctx, &file.path)?)),
         };
         Ok(DocumentStream { inner })
@@ -80,7 +86,8 @@ pub fn stream_documents(file: &InputFile, opts: &ReadOptions) -> Result<Document
 }
 
 /// Reads a file as UTF-8, as [`crate::input::decode`] does with the whole
-/// file: a leading byte-order mark is dropped; invalid UTF-8 is an error
+/// file: a leading byte-order mark is dropped, and one for UTF-16 makes it
+/// decode UTF-16 instead; invalid UTF-8 (or UTF-16) is an error
 /// naming its byte offset in the file, or becomes U+FFFD when `lossy`; NUL
 /// bytes in the first 8 KiB together with invalid UTF-8 mean a binary file.
 /// Everything it yields is valid UTF-8.
@@ -90,6 +97,10 @@ pub(crate) struct Utf8Reader {
     lossy: bool,
     /// Whether the first 8 KiB of the file hold a NUL byte.
     binary_start: bool,
+    /// The byte order of a UTF-16 file; `None` for UTF-8.
+    utf16: Option<Utf16>,
+    /// Set for CSV: line ends become LF as they are decoded.
+    line_ends: Option<LineEnds>,
     /// Undecoded bytes (an incomplete character at most, between fills).
     raw: Vec<u8>,
     /// File offset of `raw[0]`.
@@ -113,9 +124,13 @@ impl Utf8Reader {
             .take(BINARY_SNIFF_BYTES as u64)
             .read_to_end(&mut raw)
             .map_err(|e| IoError::io(path, e))?;
-        let binary_start = raw.contains(&0);
+        let utf16 = Utf16::from_bom(&raw);
+        let binary_start = utf16.is_none() && raw.contains(&0);
         let mut raw_offset = 0;
-        if raw.starts_with(UTF8_BOM) {
+        if utf16.is_some() {
+            raw.drain(..Utf16::BOM_LEN);
+            raw_offset = Utf16::BOM_LEN;
+        } else if raw.starts_with(UTF8_BOM) {
             raw.drain(..UTF8_BOM.len());
             raw_offset = UTF8_BOM.len();
         }
@@ -124,6 +139,8 @@ impl Utf8Reader {
             path: path.to_path_buf(),
             lossy,
             binary_start,
+            utf16,
+            line_ends: None,
             raw,
             raw_offset,
             decoded: Vec::new(),
@@ -131,6 +148,22 @@ impl Utf8Reader {
             eof: false,
             failure: None,
         })
+    }
+
+    /// Makes CR LF and lone CR line ends read as LF (see [`LineEnds`]).
+    pub(crate) fn with_lf_line_ends(mut self) -> Self {
+        self.line_ends = Some(LineEnds::default());
+        self
+    }
+
+    /// Decodes what `raw` holds into `decoded` (empty before), then
+    /// normalises line ends if asked to.
+    fn decode_next(&mut self) -> io::Result<()> {
+        self.decode_raw()?;
+        if let Some(line_ends) = &mut self.line_ends {
+            line_ends.normalise(&mut self.decoded);
+        }
+        Ok(())
     }
 
     /// The failure behind an `io::Error` this reader returned, or that error
@@ -149,6 +182,22 @@ impl Utf8Reader {
     /// Decodes as much of `raw` as is complete; at the end of the file an
     /// incomplete character is invalid.
     fn decode_raw(&mut self) -> io::Result<()> {
+        if let Some(order) = self.utf16 {
+            return match order.decode(&self.raw, self.eof, self.lossy, &mut self.decoded) {
+                Ok(used) => {
+                    self.raw.drain(..used);
+                    self.raw_offset += used;
+                    Ok(())
+                }
+                Err(at) => {
+                    let err = IoError::InvalidUtf16 {
+                        path: self.path.clone(),
+                        offset: self.raw_offset + at,
+                    };
+                    Err(self.fail(err))
+                }
+            };
+        }
         let mut start = 0;
         loop {
             match std::str::from_utf8(&self.raw[start..]) {
@@ -201,7 +250,7 @@ impl BufRead for Utf8Reader {
             self.consumed = 0;
             if self.eof {
                 if !self.raw.is_empty() {
-                    self.decode_raw()?;
+                    self.decode_next()?;
                     continue;
                 }
                 break;
@@ -211,7 +260,7 @@ impl BufRead for Utf8Reader {
                 let read = (&mut self.inner).take(want).read_to_end(&mut self.raw)?;
                 self.eof = read == 0;
             }
-            self.decode_raw()?;
+            self.decode_next()?;
         }
         Ok(&self.decoded[self.consumed..])
     }
@@ -363,7 +412,7 @@ impl CsvRecords {
         let Some(position) = &self.last else {
             return Ok(());
         };
-        let mut reader = Utf8Reader::open(&self.file, self.lossy)?;
+        let mut reader = Utf8Reader::open(&self.file, self.lossy)?.with_lf_line_ends();
         let skip = position.byte();
         io::copy(&mut (&mut reader).take(skip), &mut io::sink()).map_err(|e| reader.error(e))?;
         let mut scan = unclosed_quote();
@@ -579,6 +628,65 @@ mod tests {
         let (streamed, whole) = both("big.jsonl", &jsonl, true);
         assert_eq!(streamed.as_ref().map(Vec::len), Ok(line));
         assert_eq!(streamed, whole);
+    }
+
+    #[test]
+    fn utf16_files_read_as_their_utf8_text_streamed_or_whole() {
+        // Over 64 KiB of UTF-16, so surrogate pairs straddle the reader's chunks.
+        let mut text = String::from("text\n");
+        let mut line = 0;
+        while text.len() < 3 * READ_CHUNK {
+            line += 1;
+            text.push_str(&format!("\"{line} é€😀 ж\"\r\n"));
+        }
+        let contents = |docs: &[Document]| -> Vec<(String, String)> {
+            docs.iter()
+                .map(|d| (d.doc_id.clone(), d.text.clone()))
+                .collect()
+        };
+        let (utf8, _) = both("big.csv", text.as_bytes(), false);
+        let utf8 = contents(&utf8.unwrap());
+        assert_eq!(utf8.len(), line);
+        assert_eq!(utf8[line - 1].0, format!("big:{}", line + 1));
+        for (bom, little) in [([0xFF, 0xFE], true), ([0xFE, 0xFF], false)] {
+            let encode = |text: &str| -> Vec<u8> {
+                bom.into_iter()
+                    .chain(text.encode_utf16().flat_map(|u| {
+                        if little {
+                            u.to_le_bytes()
+                        } else {
+                            u.to_be_bytes()
+                        }
+                    }))
+                    .collect()
+            };
+            let (streamed, whole) = both("big.csv", &encode(&text), false);
+            assert_eq!(contents(streamed.as_ref().unwrap()), utf8);
+            assert_eq!(streamed, whole);
+
+            // A lone surrogate is reported at its byte offset, or replaced.
+            let mut broken = encode(&text);
+            let at = broken.len() / 2 & !1;
+            broken[at..at + 2].copy_from_slice(&if little {
+                0xDC00u16.to_le_bytes()
+            } else {
+                0xDC00u16.to_be_bytes()
+            });
+            let (streamed, whole) = both("big.csv", &broken, false);
+            let message = streamed.as_ref().unwrap_err();
+            assert!(
+                message.contains(&format!("invalid UTF-16 at byte {at}")),
+                "{message}"
+            );
+            assert_eq!(streamed, whole);
+            let (streamed, whole) = both("big.csv", &broken, true);
+            assert!(streamed
+                .as_ref()
+                .unwrap()
+                .iter()
+                .any(|d| d.text.contains('\u{FFFD}')));
+            assert_eq!(streamed, whole);
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ use polars::prelude::*;
 use tempfile::TempDir;
 
 use super::*;
+use crate::input::LineEnds;
 
 /// `remove_pending_temp_files` removes every pending temporary file of the
 /// process, so tests that write through temporary files hold this for reading
@@ -327,6 +328,59 @@ fn csv_ragged_row_names_line() {
             path.display()
         )
     );
+}
+
+#[test]
+fn csv_with_cr_lf_line_ends_numbers_rows_by_their_own_lines() {
+    let dir = TempDir::new().unwrap();
+    // An LF header, CR LF rows (as spreadsheets write them), a quoted field
+    // over two lines and a lone CR.
+    let body =
+        "text\n\"We condemn it.\"\r\nWe will help.\r\n\"Two\r\nlines.\"\r\nTalks.\rLast.\r\n";
+    let path = write(dir.path(), "w.csv", body);
+    let file = InputFile::file(&path);
+    let opts = ReadOptions::default();
+    let whole = read_one(&path, &opts).unwrap();
+    let streamed: Vec<Document> = stream_documents(&file, &opts)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(streamed, whole);
+    let rows: Vec<(&str, &str)> = whole
+        .iter()
+        .map(|d| (d.doc_id.as_str(), d.text.as_str()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("w:2", "We condemn it."),
+            ("w:3", "We will help."),
+            ("w:4", "Two\nlines."),
+            ("w:6", "Talks."),
+            ("w:7", "Last.")
+        ]
+    );
+
+    // Errors name the right line too, streamed or whole.
+    let path = write(
+        dir.path(),
+        "r.csv",
+        "id,text\r\n1,ok\r\n2,fine\r\n3,too,many\r\n",
+    );
+    let expected = format!(
+        "{}:4: malformed CSV: expected 2 fields, found 3",
+        path.display()
+    );
+    assert_eq!(err_string(read_one(&path, &opts)), expected);
+    let streamed = stream_documents(&InputFile::file(&path), &opts).map(|_| ());
+    assert_eq!(err_string(streamed), expected);
+    let gold = write(
+        dir.path(),
+        "g.csv",
+        "text,label\r\nA.,other\r\nB.,otter\r\n",
+    );
+    let msg = err_string(read_gold(&gold, &LABELS));
+    assert!(msg.contains("g.csv:3:"), "{msg}");
 }
 
 #[test]
@@ -1017,4 +1071,21 @@ fn write_file_atomic_replaces_the_target_and_leaves_no_temp_file() {
     assert_eq!(names, vec!["report.md".to_string()]);
     let missing = dir.path().join("no-such-dir").join("x");
     assert!(crate::write_file_atomic(&missing, b"x").is_err());
+}
+
+#[test]
+fn line_ends_become_lf_even_when_cr_and_lf_arrive_apart() {
+    let mut line_ends = LineEnds::default();
+    let mut out = Vec::new();
+    for piece in ["a\r", "\nb\r", "\r", "c\n\r\n", "\r"] {
+        let mut bytes = piece.as_bytes().to_vec();
+        line_ends.normalise(&mut bytes);
+        out.extend(bytes);
+    }
+    assert_eq!(String::from_utf8(out).unwrap(), "a\nb\n\nc\n\n\n");
+    assert_eq!(LineEnds::normalise_text("x\r\ny\rz\n"), "x\ny\nz\n");
+    assert!(matches!(
+        LineEnds::normalise_text("no cr\n"),
+        std::borrow::Cow::Borrowed(_)
+    ));
 }
