@@ -768,7 +768,11 @@ mod errors {
             &out,
             &["--text-field", "body"],
         )
-        .ok();
+        .ok()
+        .stderr_has(&[
+            "labels.data: .data is not an output format",
+            "writing Parquet",
+        ]);
         assert_eq!(labelled_rows(&out).len(), 3);
         // clap rejects an unknown --format value with its usage error (2).
         label_to(
@@ -778,6 +782,46 @@ mod errors {
             &["--format", "xlsx"],
         )
         .exits(2);
+    }
+
+    #[test]
+    fn parquet_is_not_written_to_a_terminal() {
+        // `script` (util-linux) runs the binary with a pseudo-terminal as its
+        // standard output.
+        if Command::new("script").arg("--version").output().is_err() {
+            eprintln!(
+                "skipped: `script` (util-linux) is not installed, so no terminal to test with"
+            );
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let input = fixture("joint-statement.txt");
+        let label_to_terminal = |extra: &str| {
+            let command = format!(
+                "{} label --quiet --model {} {} -o - {extra}; echo \"exit $?\"",
+                env!("CARGO_BIN_EXE_stance"),
+                model.display(),
+                input.display()
+            );
+            let out = Command::new("script")
+                .args(["-qec", &command, "/dev/null"])
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let refused = label_to_terminal("");
+        assert!(
+            refused.contains("not writing Parquet (binary) to the terminal")
+                && refused.contains("exit 2"),
+            "{refused}"
+        );
+        let jsonl = label_to_terminal("--format jsonl");
+        assert!(
+            jsonl.contains("\"doc_id\":\"joint-statement\"") && jsonl.contains("exit 0"),
+            "{jsonl}"
+        );
     }
 }
 

@@ -1,12 +1,13 @@
 //! `stance label`: documents in, one labelled row per sentence out.
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::ValueEnum;
 use stance_io::{
     Document, InputFormat, LabelledSentence, OutputFormat, OutputMetadata, ReadOptions,
@@ -46,7 +47,7 @@ pub struct Args {
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
     /// Output file (`-` for standard output). Format from the extension
-    /// (.parquet, .jsonl, .csv) unless --format is given.
+    /// (.parquet, .jsonl, .csv; none: Parquet) unless --format is given.
     #[arg(short, long)]
     pub output: PathBuf,
     /// Output format (default: from the output's extension, else parquet).
@@ -138,9 +139,39 @@ struct Tally {
     per_label: BTreeMap<String, usize>,
 }
 
+/// The output format: --format, else the output's extension, else Parquet.
+/// An extension that names no output format gets Parquet with a warning, so
+/// that `-o out.json` or `-o out.xlsx` does not quietly hold Parquet.
+fn output_format(args: &Args) -> OutputFormat {
+    match args.format {
+        Some(OutFormat::Parquet) => OutputFormat::Parquet,
+        Some(OutFormat::Jsonl) => OutputFormat::Jsonl,
+        Some(OutFormat::Csv) => OutputFormat::Csv,
+        None => OutputFormat::from_path(&args.output).unwrap_or_else(|| {
+            if let Some(ext) = args.output.extension() {
+                eprintln!(
+                    "warning: {}: .{} is not an output format (.parquet, .jsonl, .csv); \
+                     writing Parquet (--format chooses)",
+                    args.output.display(),
+                    ext.to_string_lossy()
+                );
+            }
+            OutputFormat::Parquet
+        }),
+    }
+}
+
 pub fn run(args: Args) -> Result<ExitCode> {
     let workers = crate::cmd::set_inference_threads(args.threads);
     let started = Instant::now();
+    let format = output_format(&args);
+    let to_stdout = args.output.as_os_str() == "-";
+    if to_stdout && format == OutputFormat::Parquet && std::io::stdout().is_terminal() {
+        bail!(
+            "not writing Parquet (binary) to the terminal: pass --format jsonl or csv, \
+             or redirect standard output"
+        );
+    }
     let model_dir = args
         .model
         .clone()
@@ -153,13 +184,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
         workers,
     )?;
     let labels = classifier.labels().clone();
-    let format = match args.format {
-        Some(OutFormat::Parquet) => OutputFormat::Parquet,
-        Some(OutFormat::Jsonl) => OutputFormat::Jsonl,
-        Some(OutFormat::Csv) => OutputFormat::Csv,
-        None => OutputFormat::from_path(&args.output).unwrap_or(OutputFormat::Parquet),
-    };
-    let to_stdout = args.output.as_os_str() == "-";
     let read_options = ReadOptions {
         format: args.input_format.map(|f| match f {
             InFormat::Text => InputFormat::Text,
