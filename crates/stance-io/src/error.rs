@@ -112,9 +112,10 @@ pub enum IoError {
 
     /// A gold record has a label outside the label set.
     #[error(
-        "{}:{line}: unknown label \"{label}\"; expected one of {}",
+        "{}:{line}: unknown label \"{label}\"; expected one of {}{}",
         .path.display(),
-        .expected.join(", ")
+        .expected.join(", "),
+        did_you_mean(.label, .expected)
     )]
     UnknownLabel {
         path: PathBuf,
@@ -125,9 +126,10 @@ pub enum IoError {
 
     /// A gold record has a secondary label outside the label set.
     #[error(
-        "{}:{line}: unknown secondary label \"{label}\"; expected one of {}",
+        "{}:{line}: unknown secondary label \"{label}\"; expected one of {}{}",
         .path.display(),
-        .expected.join(", ")
+        .expected.join(", "),
+        did_you_mean(.label, .expected)
     )]
     UnknownSecondaryLabel {
         path: PathBuf,
@@ -235,4 +237,15 @@ impl fmt::Display for Loc<'_> {
             None => write!(f, "{}", self.0.display()),
         }
     }
+}
+
+/// ` (did you mean "x"?)` when `label` is one of `expected` written another
+/// way (case, `_` or a space for `-`), else nothing.
+fn did_you_mean(label: &str, expected: &[String]) -> String {
+    let fold = |l: &str| l.trim().to_lowercase().replace(['_', ' '], "-");
+    expected
+        .iter()
+        .find(|e| fold(e) == fold(label))
+        .map(|e| format!(" (did you mean \"{e}\"?)"))
+        .unwrap_or_default()
 }

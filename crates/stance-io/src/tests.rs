@@ -665,6 +665,24 @@ fn gold_errors() {
         )
     );
 
+    // A known label written another way gets a hint.
+    let path = write(
+        dir.path(),
+        "h.csv",
+        "text,label,secondary\nA.,Other,\nB.,other,Diplomatic_Opening\n",
+    );
+    assert!(err_string(read_gold(&path, &LABELS)).ends_with(
+        ":2: unknown label \"Other\"; expected one of condemnation, commitment, diplomatic-opening, other (did you mean \"other\"?)"
+    ));
+    let path = write(
+        dir.path(),
+        "h.csv",
+        "text,label,secondary\nB.,other,Diplomatic opening\n",
+    );
+    assert!(
+        err_string(read_gold(&path, &LABELS)).ends_with("(did you mean \"diplomatic-opening\"?)")
+    );
+
     let path = write(dir.path(), "e.csv", "text,label\nA.,other\n\"  \",other\n");
     assert_eq!(
         err_string(read_gold(&path, &LABELS)),
