@@ -78,7 +78,12 @@ pub enum IoError {
     },
 
     /// A CSV or Parquet file lacks a required column.
-    #[error("{}: no column \"{column}\"; columns are: {}", .path.display(), list(.columns))]
+    #[error(
+        "{}: no column \"{column}\"; columns are: {}{}",
+        .path.display(),
+        list(.columns),
+        separator_hint(.path, .columns)
+    )]
     MissingColumn {
         path: PathBuf,
         column: String,
@@ -248,4 +253,22 @@ fn did_you_mean(label: &str, expected: &[String]) -> String {
         .find(|e| fold(e) == fold(label))
         .map(|e| format!(" (did you mean \"{e}\"?)"))
         .unwrap_or_default()
+}
+
+/// A hint when a CSV header read as one column holds semicolons or tabs:
+/// stance reads comma-separated files only.
+fn separator_hint(path: &Path, columns: &[String]) -> &'static str {
+    let parquet = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
+    match columns {
+        _ if parquet => "",
+        [only] if only.contains(';') => {
+            " (the header is separated by semicolons: stance reads comma-separated CSV, so save it with commas)"
+        }
+        [only] if only.contains('\t') => {
+            " (the header is separated by tabs: stance reads comma-separated CSV, so save it with commas)"
+        }
+        _ => "",
+    }
 }

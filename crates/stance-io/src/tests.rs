@@ -689,6 +689,10 @@ fn gold_errors() {
         format!("{}:3: empty text", path.display())
     );
 
+    let path = write(dir.path(), "semi.csv", "text;label\nA.;other\n");
+    assert!(err_string(read_gold(&path, &LABELS))
+        .ends_with("columns are: text;label (the header is separated by semicolons: stance reads comma-separated CSV, so save it with commas)"));
+
     let path = write(dir.path(), "m.csv", "sentence,label\nA.,other\n");
     assert_eq!(
         err_string(read_gold(&path, &LABELS)),
