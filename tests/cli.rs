@@ -45,7 +45,7 @@ mod label {
                 "The Ministers emphasised that the door to dialogue remains open, and urged Pyongyang to return to negotiations without preconditions.",
                 "Minister Hélène Dupré of France joined the meeting as an observer.",
                 "외교부 장관은 대화의 문이 열려 있다고 강조했다.",
-                "The Ministers will meet again in Seoul in the first half of next year.",
+                "• The Ministers will meet again in Seoul in the first half of next year.",
             ]
         );
         let paragraphs: Vec<u32> = rows.iter().map(|r| r.paragraph).collect();

@@ -18,9 +18,11 @@
 //!   after initials (`John F. Kennedy`), inside numbers (`6.7%`, `$1.5`), and
 //!   after dotted acronyms (`U.S.`, `A.S.E.A.N.`) unless a typical sentence
 //!   starter (`The`, `It`, `However` …) follows.
-//! * A bullet (`•`, `△`, `-`, …) or enumerator (`1.`, `2)`, `(a)`, `iv.`) at
-//!   the start of a line is dropped from the sentence; inline markers such as
-//!   `△` in the middle of a line are kept and never split a sentence.
+//! * The number of a numbered item at the start of a line (`1.`, `2.1.`,
+//!   `IV.`) is a sentence of its own, as in the annotated data; bullets
+//!   (`•`, `△`, `-`, …), bracketed enumerators (`2)`, `(a)`) and single
+//!   letters (`a.`) stay part of the sentence they open. Inline markers such
+//!   as `△` in the middle of a line never split a sentence.
 //! * Sentences are trimmed of surrounding whitespace (a byte-order mark and
 //!   zero-width spaces count as whitespace) and never empty.
 //!
@@ -129,50 +131,6 @@ fn is_closer(c: char) -> bool {
             | '》'
             | '］'
     )
-}
-
-/// Bullet symbols recognised at the start of a line.
-fn is_bullet(c: char) -> bool {
-    matches!(
-        c,
-        '•' | '·'
-            | '▪'
-            | '◦'
-            | '-'
-            | '–'
-            | '—'
-            | '*'
-            | '△'
-            | '▲'
-            | '▽'
-            | '▼'
-            | '○'
-            | '●'
-            | '◎'
-            | '■'
-            | '□'
-            | '◆'
-            | '◇'
-            | '※'
-            | '‣'
-            | '⁃'
-            | '►'
-            | '▶'
-            | '▸'
-            | '▷'
-            | '➢'
-            | '➤'
-            | '✓'
-            | '✔'
-            | '★'
-            | '☆'
-    )
-}
-
-/// Bullets that may be glued to the following word (`△North Korea`). Dashes,
-/// asterisks and the middle dot need whitespace after them (`-5`, `*Note`).
-fn bullet_may_glue(c: char) -> bool {
-    is_bullet(c) && !matches!(c, '-' | '–' | '—' | '*' | '·')
 }
 
 // ---------------------------------------------------------------------------
@@ -512,6 +470,11 @@ fn should_split(part: &str, next: Option<&str>, next2: Option<&str>, enum_slot: 
     if enum_slot && is_enumerator(part) {
         return false;
     }
+    // A single capital opening a sentence is a section letter or an
+    // initial (`I. In accordance with …`, `J. Smith said`), not a sentence.
+    if enum_slot && run == "." && is_initial(body) {
+        return false;
+    }
     let dots = run.chars().filter(|&c| c == '.' || c == '．').count();
     if dots >= 2 || run.contains('…') {
         return kind != NextKind::Digit || enum_next;
@@ -529,34 +492,20 @@ fn should_split(part: &str, next: Option<&str>, next2: Option<&str>, enum_slot: 
     }
 }
 
-enum Marker {
-    /// Not a marker: the token is content.
-    None,
-    /// The whole token is a marker (`•`, `1.`, `(a)`).
-    Whole,
-    /// A glued bullet of this many bytes (`△North`).
-    Prefix(usize),
-}
-
-/// Recognises a bullet or enumerator as the first token of a line. A marker
-/// with nothing after it on the line is kept as content, so that every
-/// non-empty line yields a sentence.
-fn line_marker(tok: &str, more_on_line: bool) -> Marker {
-    let mut cs = tok.chars();
-    let Some(c) = cs.next() else {
-        return Marker::None;
+/// The number of a numbered list item at the start of a line (`1.`, `2.1.`,
+/// `IV.`, `iv.`). The annotated data makes it a sentence of its own, as a
+/// split at every full stop before a capital would. Bullets, bracketed
+/// numbers (`1)`, `(a)`) and single letters (`a.`, or `I.`, which may be an
+/// initial or the pronoun) stay part of the sentence they open.
+fn is_numbered_item(tok: &str) -> bool {
+    let Some(body) = tok.strip_suffix('.') else {
+        return false;
     };
-    if is_bullet(c) {
-        return match cs.next() {
-            None if more_on_line => Marker::Whole,
-            Some(d) if bullet_may_glue(c) && !is_bullet(d) => Marker::Prefix(c.len_utf8()),
-            _ => Marker::None,
-        };
-    }
-    if more_on_line && is_enumerator(tok) {
-        return Marker::Whole;
-    }
-    Marker::None
+    (2..=12).contains(&tok.len())
+        && (body
+            .split('.')
+            .all(|g| (1..=3).contains(&g.len()) && g.bytes().all(|b| b.is_ascii_digit()))
+            || (body.len() >= 2 && is_roman(body)))
 }
 
 // ---------------------------------------------------------------------------
@@ -684,7 +633,7 @@ impl<'a> Splitter<'a> {
         let mut first_line = true;
         // the previous token (or token tail) of the open sentence
         let mut prev: Option<(usize, usize)> = None;
-        while let Some(mut tok) = toks.next() {
+        while let Some(tok) = toks.next() {
             if first_line || tok.line_break_before {
                 self.close(self.open_end);
                 if !first_line {
@@ -693,10 +642,9 @@ impl<'a> Splitter<'a> {
                 first_line = false;
                 prev = None;
                 let more_on_line = toks.peek_same_line(0).is_some();
-                match line_marker(&text[tok.start..tok.end], more_on_line) {
-                    Marker::Whole => continue,
-                    Marker::Prefix(n) => tok.start += n,
-                    Marker::None => {}
+                if more_on_line && is_numbered_item(&text[tok.start..tok.end]) {
+                    self.out.push((self.paragraph, tok.start, tok.end));
+                    continue;
                 }
             }
             if self.open.is_none() {
@@ -1025,23 +973,22 @@ mod tests {
     }
 
     #[test]
-    fn bullets_at_line_start_are_dropped() {
+    fn bullets_at_line_start_stay_in_their_sentence() {
         let doc = "• First item\n△North Korea’s tests\n- Second. Third\n* star\n※ Note\n○ circle";
         assert_eq!(
             paras(doc),
             [
-                (0, "First item"),
-                (1, "North Korea’s tests"),
-                (2, "Second."),
+                (0, "• First item"),
+                (1, "△North Korea’s tests"),
+                (2, "- Second."),
                 (2, "Third"),
-                (3, "star"),
-                (4, "Note"),
-                (5, "circle")
+                (3, "* star"),
+                (4, "※ Note"),
+                (5, "○ circle")
             ]
         );
         let s = segment(doc);
-        assert_eq!(s[0].byte_start, "• ".len());
-        assert_eq!(s[0].char_start, 2);
+        assert_eq!((s[0].byte_start, s[0].char_start), (0, 0));
     }
 
     #[test]
@@ -1053,20 +1000,27 @@ mod tests {
     }
 
     #[test]
-    fn enumerators_at_line_start_are_dropped() {
-        let doc = "1. The ministers met.\n2) They agreed.\n(a) First.\na) Second.\niv. Fourth.\nIV. Regional Issues\n(3) Third";
+    fn item_numbers_at_line_start_are_sentences_and_other_enumerators_stay() {
+        let doc = "1. The ministers met.\n2) They agreed.\n(a) First.\na) Second.\niv. Fourth.\nIV. Regional Issues\n(3) Third\nI. In accordance.\na. Uphold.";
         assert_eq!(
-            texts(doc),
+            paras(doc),
             [
-                "The ministers met.",
-                "They agreed.",
-                "First.",
-                "Second.",
-                "Fourth.",
-                "Regional Issues",
-                "Third"
+                (0, "1."),
+                (0, "The ministers met."),
+                (1, "2) They agreed."),
+                (2, "(a) First."),
+                (3, "a) Second."),
+                (4, "iv."),
+                (4, "Fourth."),
+                (5, "IV."),
+                (5, "Regional Issues"),
+                (6, "(3) Third"),
+                (7, "I. In accordance."),
+                (8, "a. Uphold.")
             ]
         );
+        let s = segment(doc);
+        assert_eq!((s[1].char_start, s[1].char_end), (3, 21));
     }
 
     #[test]
@@ -1074,6 +1028,7 @@ mod tests {
         assert_eq!(
             texts("1.1. Background\n2.3.1 Scope\nSee section 2.1. The rest follows."),
             [
+                "1.1.",
                 "Background",
                 "2.3.1 Scope",
                 "See section 2.1.",

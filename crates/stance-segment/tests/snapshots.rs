@@ -57,9 +57,11 @@ fn joint_statement() {
         (4, 421, 467, "The ministers agreed to meet again in the U.S."),
         (4, 468, 499, "They also condemned the launch."),
         (5, 500, 514, "The ministers:"),
+        (6, 515, 517, "1."),
         (6, 518, 566, "Condemned the DPRK’s ballistic missile launches."),
+        (7, 567, 569, "2."),
         (7, 570, 665, "Called on all U.N. Member States to fully implement relevant resolutions, e.g. Resolution 2397."),
-        (8, 670, 753, "Reaffirmed the commitment to the complete denuclearization of the Korean Peninsula."),
+        (8, 666, 753, "(a) Reaffirmed the commitment to the complete denuclearization of the Korean Peninsula."),
         (9, 754, 792, "Dr. Kim and Amb. J. R. Smith attended!"),
         (9, 793, 809, "What comes next?"),
         (9, 810, 836, "The ministers will decide."),
@@ -99,9 +101,9 @@ fn pasted_news_page() {
         (6, 452, 513, "“We strongly condemn this launch,” Foreign Minister Cho said."),
         (6, 514, 542, "“It is a clear provocation.”"),
         (7, 546, 562, "Related articles"),
-        (8, 568, 603, "N. Korea fires ballistic missile..."),
+        (8, 566, 603, "• N. Korea fires ballistic missile..."),
         (8, 604, 617, "U.S. responds"),
-        (9, 623, 657, "Seoul, Tokyo agree to resume talks"),
+        (9, 621, 657, "• Seoul, Tokyo agree to resume talks"),
         (10, 661, 694, "Copyright (c) Yonhap News Agency."),
         (10, 695, 715, "All rights reserved."),
     ]);
@@ -119,12 +121,12 @@ const KOREAN_STYLE_READOUT: &str = "\u{feff}Results of the ROK-U.S. Integrated D
 fn korean_style_readout_with_markers() {
     check(KOREAN_STYLE_READOUT, &[
         (0, 1, 52, "Results of the ROK-U.S. Integrated Defense Dialogue"),
-        (1, 55, 93, "The two sides discussed the following:"),
-        (2, 96, 209, "North Korea’s nuclear and missile advancement △the possibility of military provocations △and extended deterrence."),
-        (3, 213, 255, "The ROK side explained its defense reform."),
+        (1, 53, 93, "□ The two sides discussed the following:"),
+        (2, 95, 209, "△North Korea’s nuclear and missile advancement △the possibility of military provocations △and extended deterrence."),
+        (3, 211, 255, "○ The ROK side explained its defense reform."),
         (3, 256, 282, "The U.S. side welcomed it."),
-        (4, 286, 335, "Both sides agreed to hold the next KIDD in Seoul."),
-        (5, 338, 408, "The dialogue was held on Sept. 18 at the Ministry of National Defense."),
+        (4, 284, 335, "- Both sides agreed to hold the next KIDD in Seoul."),
+        (5, 336, 408, "※ The dialogue was held on Sept. 18 at the Ministry of National Defense."),
     ]);
 }
 
@@ -164,9 +166,9 @@ fn sentence_struct_fields() {
             Sentence {
                 paragraph: 1,
                 index: 1,
-                byte_start: 12,
+                byte_start: 8,
                 byte_end: 27,
-                char_start: 10,
+                char_start: 8,
                 char_end: 21
             },
             Sentence {
