@@ -390,6 +390,11 @@ fn classify(tok: &str) -> NextKind {
     if tok.chars().next().is_some_and(is_term) {
         return NextKind::Term;
     }
+    // A slash opens an agency tag (`MOSCOW, March 27. /TASS/. The …`) or an
+    // alternative (`/or`), never a sentence: read it as a continuation.
+    if tok.starts_with('/') {
+        return NextKind::Lower;
+    }
     for c in tok.chars().take(8) {
         if c.is_alphanumeric() {
             return if c.is_lowercase() {
@@ -1021,6 +1026,17 @@ mod tests {
         );
         let s = segment(doc);
         assert_eq!((s[1].char_start, s[1].char_end), (3, 21));
+    }
+
+    #[test]
+    fn agency_datelines_stay_whole() {
+        assert_eq!(
+            texts("MOSCOW, March 27. /TASS/. Russia sees no grounds for talks."),
+            [
+                "MOSCOW, March 27. /TASS/.",
+                "Russia sees no grounds for talks."
+            ]
+        );
     }
 
     #[test]
