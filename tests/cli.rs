@@ -133,6 +133,24 @@ mod label {
     }
 
     #[test]
+    fn output_inside_a_walked_directory_is_not_read_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let dir = tmp.path().join("statements");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("a.txt"), "We condemn the launch. Talks resume.").unwrap();
+        let out = dir.join("labels.jsonl");
+        label_to(&model, &[&dir], &out, &[]).ok();
+        let first = read_text(&out);
+        assert_eq!(jsonl_rows(&first).len(), 2);
+        // Again, with the first run's output now inside the folder.
+        label_to(&model, &[&dir], &out, &[])
+            .ok()
+            .stderr_has(&["skipping", "labels.jsonl: it is this run's output"]);
+        assert_eq!(read_text(&out), first);
+    }
+
+    #[test]
     fn directory_is_walked_in_sorted_order_with_relative_doc_ids() {
         let tmp = tempfile::tempdir().unwrap();
         let model = tiny_model(tmp.path());

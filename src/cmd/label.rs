@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 use clap::ValueEnum;
 use stance_io::{
-    Document, InputFormat, LabelledSentence, OutputFormat, OutputMetadata, ReadOptions,
+    Document, InputFile, InputFormat, LabelledSentence, OutputFormat, OutputMetadata, ReadOptions,
     SentenceWriter,
 };
 use stance_model::Classifier;
@@ -43,7 +43,8 @@ use crate::progress;
 /// 143 on SIGTERM.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Files or directories to label; `-` reads standard input.
+    /// Files or directories to label; `-` reads standard input. A directory
+    /// walk skips hidden files and this run's own output file.
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
     /// Output file (`-` for standard output). Format from the extension
@@ -161,6 +162,31 @@ fn output_format(args: &Args) -> OutputFormat {
     }
 }
 
+/// Drops this run's output file from the files found by walking a directory
+/// (a previous run's output there would otherwise be read as input), with a
+/// note on stderr. A file named on the command line is kept.
+fn without_own_output(files: Vec<InputFile>, args: &Args, to_stdout: bool) -> Vec<InputFile> {
+    let Some(output) = (!to_stdout)
+        .then(|| std::fs::canonicalize(&args.output).ok())
+        .flatten()
+    else {
+        return files;
+    };
+    files
+        .into_iter()
+        .filter(|f| {
+            let own = f.path != f.root && std::fs::canonicalize(&f.path).is_ok_and(|p| p == output);
+            if own {
+                eprintln!(
+                    "note: skipping {}: it is this run's output",
+                    f.path.display()
+                );
+            }
+            !own
+        })
+        .collect()
+}
+
 pub fn run(args: Args) -> Result<ExitCode> {
     let workers = crate::cmd::set_inference_threads(args.threads);
     let started = Instant::now();
@@ -195,7 +221,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         id_field: args.id_field.clone(),
         lossy: args.lossy,
     };
-    let files = stance_io::discover(&args.inputs)?;
+    let files = without_own_output(stance_io::discover(&args.inputs)?, &args, to_stdout);
     let metadata = OutputMetadata {
         stance_version: env!("CARGO_PKG_VERSION").to_string(),
         model_name: classifier.model_dir().name(),
