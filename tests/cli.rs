@@ -803,6 +803,27 @@ mod errors {
     }
 
     #[test]
+    fn zero_counts_are_usage_errors_naming_the_flag() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let out = tmp.path().join("out.jsonl");
+        let input = fixture("joint-statement.txt");
+        for (flag, value, message) in [
+            ("--batch-size", "0", "must be at least 1"),
+            ("--max-tokens", "1", "must be at least 2"),
+            ("--threads", "0", "must be at least 1"),
+        ] {
+            label_to(&model, &[&input], &out, &[flag, value])
+                .exits(2)
+                .stderr_has(&[flag, message]);
+        }
+        assert!(!out.exists());
+        run(&[&"eval", &"--gold", &fixture("gold.jsonl"), &"--batch-size", &"0"])
+            .exits(2)
+            .stderr_has(&["--batch-size", "must be at least 1"]);
+    }
+
+    #[test]
     fn parquet_is_not_written_to_a_terminal() {
         // `script` (util-linux) runs the binary with a pseudo-terminal as its
         // standard output.

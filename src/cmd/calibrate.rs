@@ -27,7 +27,7 @@ pub struct Args {
     /// Print the fitted temperature without writing it.
     #[arg(long)]
     pub dry_run: bool,
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = crate::cmd::at_least::<2>)]
     pub max_tokens: usize,
     /// Compute threads (default: all cores).
     /// Arithmetic of the encoder's dense layers: `auto` is int8 on CPUs with
@@ -35,7 +35,7 @@ pub struct Args {
     /// sentences), else f32; `f32` reproduces PyTorch's logits.
     #[arg(long, value_enum, default_value_t = crate::cmd::PrecisionArg::Auto)]
     pub precision: crate::cmd::PrecisionArg,
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cmd::at_least::<1>)]
     pub threads: Option<usize>,
     #[arg(long, short)]
     pub quiet: bool,

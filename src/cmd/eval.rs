@@ -48,9 +48,9 @@ pub struct Args {
     /// Seed of the bootstrap.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = crate::cmd::at_least::<2>)]
     pub max_tokens: usize,
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = crate::cmd::at_least::<1>)]
     pub batch_size: usize,
     /// Arithmetic of the encoder's dense layers: `auto` is int8 on CPUs with
     /// AVX-512 VNNI (about 2x faster; labels agree with f32 on over 99% of
@@ -58,7 +58,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = crate::cmd::PrecisionArg::Auto)]
     pub precision: crate::cmd::PrecisionArg,
     /// Compute threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cmd::at_least::<1>)]
     pub threads: Option<usize>,
     /// No progress and no warnings on stderr.
     #[arg(long, short)]

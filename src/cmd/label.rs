@@ -73,10 +73,10 @@ pub struct Args {
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// Sentences longer than this many tokens are cut (counted in the summary).
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = crate::cmd::at_least::<2>)]
     pub max_tokens: usize,
     /// Sentences per forward pass; sentences of similar length are batched together.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = crate::cmd::at_least::<1>)]
     pub batch_size: usize,
     /// Arithmetic of the encoder's dense layers: `auto` is int8 on CPUs with
     /// AVX-512 VNNI (about 2x faster; labels agree with f32 on over 99% of
@@ -84,7 +84,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = crate::cmd::PrecisionArg::Auto)]
     pub precision: crate::cmd::PrecisionArg,
     /// Compute threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cmd::at_least::<1>)]
     pub threads: Option<usize>,
     /// Replace invalid UTF-8 (or UTF-16) with U+FFFD instead of failing.
     #[arg(long)]

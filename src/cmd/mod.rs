@@ -12,6 +12,16 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use stance_model::{Classifier, ClassifierOptions, Precision, Prediction};
 
+/// Parses a count flag that must be at least `MIN`, so that
+/// `--batch-size 0` is a usage error naming the flag.
+pub fn at_least<const MIN: usize>(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(n) if n >= MIN => Ok(n),
+        Ok(_) => Err(format!("must be at least {MIN}")),
+        Err(_) => Err(format!("expected a whole number of at least {MIN}")),
+    }
+}
+
 /// The directory name of the shipped default model under `models/`.
 pub const DEFAULT_MODEL_NAME: &str = "stance-minilm-l6";
 

@@ -36,7 +36,7 @@ pub struct Args {
     /// Output model directory; written only when an epoch is the best so far.
     #[arg(long)]
     pub out: PathBuf,
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 6, value_parser = crate::cmd::at_least::<1>)]
     pub epochs: usize,
     /// Peak learning rate.
     #[arg(long = "lr", default_value_t = 1e-4)]
@@ -46,10 +46,10 @@ pub struct Args {
     /// the embeddings lowest. 1: one rate for all.
     #[arg(long, default_value_t = 1.0, value_name = "D")]
     pub layer_decay: f64,
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = crate::cmd::at_least::<1>)]
     pub batch_size: usize,
     /// Sentences are cut to this many tokens, special tokens included.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = crate::cmd::at_least::<2>)]
     pub max_tokens: usize,
     /// Give the model up to this many tokens of the previous sentence of the
     /// same document (by `doc_id`, in file order) as a second segment:
@@ -102,7 +102,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Storage::F16)]
     pub storage: Storage,
     /// Compute threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cmd::at_least::<1>)]
     pub threads: Option<usize>,
     /// No progress bars.
     #[arg(long, short)]
