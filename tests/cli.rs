@@ -818,9 +818,15 @@ mod errors {
                 .stderr_has(&[flag, message]);
         }
         assert!(!out.exists());
-        run(&[&"eval", &"--gold", &fixture("gold.jsonl"), &"--batch-size", &"0"])
-            .exits(2)
-            .stderr_has(&["--batch-size", "must be at least 1"]);
+        run(&[
+            &"eval",
+            &"--gold",
+            &fixture("gold.jsonl"),
+            &"--batch-size",
+            &"0",
+        ])
+        .exits(2)
+        .stderr_has(&["--batch-size", "must be at least 1"]);
     }
 
     #[test]
