@@ -666,7 +666,7 @@ mod tests {
 
             // A lone surrogate is reported at its byte offset, or replaced.
             let mut broken = encode(&text);
-            let at = broken.len() / 2 & !1;
+            let at = (broken.len() / 2) & !1;
             broken[at..at + 2].copy_from_slice(&if little {
                 0xDC00u16.to_le_bytes()
             } else {
