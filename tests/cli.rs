@@ -151,6 +151,33 @@ mod label {
     }
 
     #[test]
+    fn devices_are_written_in_place_not_replaced() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let input = fixture("joint-statement.txt");
+        // `-o /dev/null` through a symlink: the run succeeds and the link
+        // (and /dev/null) stay what they were, with no temporary file.
+        let null = tmp.path().join("null.parquet");
+        std::os::unix::fs::symlink("/dev/null", &null).unwrap();
+        label_to(&model, &[&input], &null, &[]).ok();
+        assert!(fs::symlink_metadata(&null)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert!(!fs::metadata("/dev/null").unwrap().is_file());
+        assert_eq!(temp_files(tmp.path()), Vec::<String>::new());
+        // `-o /dev/stdout` writes to standard output.
+        let ran = label_to(
+            &model,
+            &[&input],
+            Path::new("/dev/stdout"),
+            &["--format", "jsonl"],
+        )
+        .ok();
+        assert_eq!(jsonl_rows(&ran.stdout).len(), 8);
+    }
+
+    #[test]
     fn directory_is_walked_in_sorted_order_with_relative_doc_ids() {
         let tmp = tempfile::tempdir().unwrap();
         let model = tiny_model(tmp.path());

@@ -5,6 +5,10 @@
 //! can remove them all ([`remove_pending_temp_files`]) before the process
 //! exits, whichever crate was writing.
 //!
+//! A target that exists and is not a regular file (`/dev/null`, a named
+//! pipe, `/dev/stdout`) is written directly: renaming a file over it would
+//! replace the device or pipe itself.
+//!
 //! Errors are plain [`std::io::Error`]s; callers add the path.
 
 use std::fs::{self, File, OpenOptions};
@@ -62,12 +66,27 @@ pub fn temp_path_for(target: &Path) -> io::Result<PathBuf> {
     )))
 }
 
+/// Whether `target` exists and is neither a regular file nor a directory
+/// (a device, a named pipe, a socket), following symlinks.
+fn is_special(target: &Path) -> bool {
+    fs::metadata(target).is_ok_and(|m| !m.is_file() && !m.is_dir())
+}
+
+/// Flushes `file` to disk. Devices and pipes cannot be synced (`EINVAL`);
+/// for them there is nothing to wait for, so that is not an error.
+pub fn sync(file: &File) -> io::Result<()> {
+    match file.sync_all() {
+        Err(e) if e.kind() == io::ErrorKind::InvalidInput => Ok(()),
+        other => other,
+    }
+}
+
 /// Writes `bytes` to `path` through a temporary file beside it, synced, then
 /// renamed into place; the temporary file is pending while it exists.
 pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let (temp, mut file) = TempFile::create(path)?;
     file.write_all(bytes)?;
-    file.sync_all()?;
+    sync(&file)?;
     drop(file);
     temp.commit()
 }
@@ -76,15 +95,27 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// removed if dropped before.
 #[derive(Debug)]
 pub struct TempFile {
-    temp: PathBuf,
+    /// `None` when the target is written directly (see [`TempFile::create`]).
+    temp: Option<PathBuf>,
     target: PathBuf,
     committed: bool,
 }
 
 impl TempFile {
     /// Creates (or truncates) the temporary file for `target` and lists it
-    /// as pending.
+    /// as pending. A target that exists and is not a regular file or a
+    /// directory (`/dev/null`, a named pipe) is opened for writing instead,
+    /// with no temporary file.
     pub fn create(target: &Path) -> io::Result<(TempFile, File)> {
+        if is_special(target) {
+            let file = OpenOptions::new().write(true).open(target)?;
+            let direct = TempFile {
+                temp: None,
+                target: target.to_path_buf(),
+                committed: false,
+            };
+            return Ok((direct, file));
+        }
         let temp = temp_path_for(target)?;
         let file = OpenOptions::new()
             .write(true)
@@ -94,7 +125,7 @@ impl TempFile {
         pending().push(temp.clone());
         Ok((
             TempFile {
-                temp,
+                temp: Some(temp),
                 target: target.to_path_buf(),
                 committed: false,
             },
@@ -102,8 +133,9 @@ impl TempFile {
         ))
     }
 
-    pub fn temp_path(&self) -> &Path {
-        &self.temp
+    /// The temporary file; `None` when the target is written directly.
+    pub fn temp_path(&self) -> Option<&Path> {
+        self.temp.as_deref()
     }
 
     pub fn target(&self) -> &Path {
@@ -112,18 +144,20 @@ impl TempFile {
 
     /// Renames the temporary file onto the target.
     pub fn commit(mut self) -> io::Result<()> {
-        fs::rename(&self.temp, &self.target)?;
+        if let Some(temp) = &self.temp {
+            fs::rename(temp, &self.target)?;
+            forget(temp);
+        }
         self.committed = true;
-        forget(&self.temp);
         Ok(())
     }
 }
 
 impl Drop for TempFile {
     fn drop(&mut self) {
-        if !self.committed {
-            let _ = fs::remove_file(&self.temp);
-            forget(&self.temp);
+        if let (false, Some(temp)) = (self.committed, &self.temp) {
+            let _ = fs::remove_file(temp);
+            forget(temp);
         }
     }
 }
@@ -163,7 +197,7 @@ mod tests {
         fs::write(&target, b"previous").unwrap();
 
         let (temp, _file) = TempFile::create(&target).unwrap();
-        let path = temp.temp_path().to_path_buf();
+        let path = temp.temp_path().unwrap().to_path_buf();
         assert_eq!(path.parent(), target.parent());
         assert!(path.is_file() && pending_temp_files().contains(&path));
         drop(temp);
@@ -171,11 +205,36 @@ mod tests {
 
         // What an interrupt does: every pending file goes, the target stays.
         let (temp, _file) = TempFile::create(&target).unwrap();
-        let path = temp.temp_path().to_path_buf();
+        let path = temp.temp_path().unwrap().to_path_buf();
         remove_pending_temp_files();
         assert!(!path.exists() && !pending_temp_files().contains(&path));
         assert_eq!(fs::read(&target).unwrap(), b"previous");
         drop(temp);
+    }
+
+    #[test]
+    fn a_device_or_pipe_is_written_in_place_not_replaced() {
+        let _writing = writing();
+        let dir = tempfile::tempdir().unwrap();
+        // A symlink to /dev/null, as `-o /dev/null` or `-o /dev/stdout` give.
+        let null = dir.path().join("null");
+        std::os::unix::fs::symlink("/dev/null", &null).unwrap();
+        let (temp, mut file) = TempFile::create(&null).unwrap();
+        assert!(temp.temp_path().is_none());
+        file.write_all(b"discarded").unwrap();
+        sync(&file).unwrap();
+        temp.commit().unwrap();
+        write_file_atomic(&null, b"also discarded").unwrap();
+        assert!(fs::symlink_metadata(&null)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert!(
+            !fs::metadata("/dev/null").unwrap().is_file(),
+            "/dev/null was replaced"
+        );
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().flatten().collect();
+        assert_eq!(names.len(), 1, "no temporary file: {names:?}");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::IoError;
 
-pub use stance_atomic::{pending_temp_files, remove_pending_temp_files};
+pub use stance_atomic::{pending_temp_files, remove_pending_temp_files, sync};
 
 fn at(path: &Path) -> impl FnOnce(std::io::Error) -> IoError + '_ {
     move |err| IoError::Io {
@@ -38,7 +38,8 @@ impl TempFile {
         Ok((TempFile(temp), file))
     }
 
-    pub(crate) fn temp_path(&self) -> &Path {
+    /// `None` when the target (a device or pipe) is written directly.
+    pub(crate) fn temp_path(&self) -> Option<&Path> {
         self.0.temp_path()
     }
 

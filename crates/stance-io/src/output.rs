@@ -440,7 +440,7 @@ impl SentenceWriter {
     /// The temporary file being written (`None` for standard output or after
     /// finishing).
     pub fn temp_path(&self) -> Option<&Path> {
-        self.temp.as_ref().map(|t| t.temp_path())
+        self.temp.as_ref().and_then(|t| t.temp_path())
     }
 
     /// Rows accepted so far.
@@ -542,7 +542,7 @@ impl SentenceWriter {
             let mut out = self.shared.lock();
             out.flush().map_err(|e| self.io_error(e))?;
             if let Target::File(f) = out.get_ref() {
-                f.sync_all().map_err(|e| self.io_error(e))?;
+                crate::atomic::sync(f).map_err(|e| self.io_error(e))?;
             }
         }
         if let Some(temp) = self.temp.take() {
@@ -604,7 +604,7 @@ pub fn write_dataframe_parquet_atomic(
     let file = out
         .into_inner()
         .map_err(|e| IoError::io(path, e.into_error()))?;
-    file.sync_all().map_err(|e| IoError::io(path, e))?;
+    crate::atomic::sync(&file).map_err(|e| IoError::io(path, e))?;
     drop(file);
     temp.commit()
 }

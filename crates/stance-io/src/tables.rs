@@ -202,7 +202,7 @@ pub fn write_summary(path: &Path, docs: &[DocumentCounts]) -> Result<(), IoError
         .map_err(|e| IoError::io(path, std::io::Error::other(e.to_string())))?
         .into_inner()
         .map_err(|e| IoError::io(path, e.into_error()))?;
-    file.sync_all().map_err(|e| IoError::io(path, e))?;
+    crate::atomic::sync(&file).map_err(|e| IoError::io(path, e))?;
     drop(file);
     temp.commit()
 }
