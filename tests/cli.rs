@@ -1290,6 +1290,30 @@ mod summarize {
     }
 
     #[test]
+    fn reads_jsonl_and_csv_output_as_it_reads_parquet() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (parquet, _) = labelled(tmp.path());
+        let model = tmp.path().join("tiny-model");
+        let inputs = [fixture("statements.jsonl"), fixture("joint-statement.txt")];
+        let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+        let expected = run(&[&"summarize", &parquet]).ok().stdout;
+        for name in ["labels.jsonl", "labels.csv"] {
+            let out = tmp.path().join(name);
+            label_to(&model, &inputs, &out, &[]).ok();
+            assert_eq!(run(&[&"summarize", &out]).ok().stdout, expected, "{name}");
+        }
+        let broken = tmp.path().join("broken.jsonl");
+        fs::write(
+            &broken,
+            "{\"doc_id\": \"a\", \"label\": \"other\"}\n{\"doc_id\": \"a\"}\n",
+        )
+        .unwrap();
+        run(&[&"summarize", &broken])
+            .exits(2)
+            .stderr_has(&["broken.jsonl:2", "label"]);
+    }
+
+    #[test]
     fn prints_per_document_counts() {
         let tmp = tempfile::tempdir().unwrap();
         let (out, counts) = labelled(tmp.path());

@@ -11,7 +11,7 @@ use anyhow::Result;
 /// also written, as CSV when FILE ends in .csv and as Parquet otherwise.
 #[derive(clap::Args)]
 pub struct Args {
-    /// A Parquet file written by `stance label`.
+    /// A file written by `stance label`: Parquet, or JSONL or CSV by extension.
     pub input: PathBuf,
     /// Also write the table here (.parquet or .csv).
     #[arg(short, long)]

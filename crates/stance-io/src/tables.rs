@@ -1,10 +1,16 @@
 //! Other tables the CLI writes and reads: eval predictions and per-document summaries.
 
+use std::fs;
 use std::path::Path;
 
 use polars::prelude::*;
 
-use crate::output::{label_dtype, read_labelled, write_dataframe_parquet_atomic, LABELS};
+use crate::input::{
+    csv_error, csv_reader, decode, json_type, jsonl_objects, missing_column, LineEnds,
+};
+use crate::output::{
+    label_dtype, read_labelled, write_dataframe_parquet_atomic, OutputFormat, LABELS,
+};
 use crate::IoError;
 
 /// One gold sentence with the model's (or a baseline's) verdict.
@@ -92,28 +98,17 @@ impl DocumentCounts {
     }
 }
 
-/// Per-document label counts of a file written by `stance label`, in order
-/// of first appearance.
+/// Per-document label counts of a file written by `stance label` (Parquet,
+/// or JSONL or CSV by extension), in order of first appearance.
 pub fn document_label_counts(path: &Path) -> Result<Vec<DocumentCounts>, IoError> {
-    let df = read_labelled(path)?;
-    let err = |e: PolarsError| IoError::parquet(path, "cannot read", e);
-    let doc_ids = df
-        .column("doc_id")
-        .map_err(err)?
-        .str()
-        .map_err(err)?
-        .clone();
-    let labels = df
-        .column("label")
-        .map_err(err)?
-        .cast(&DataType::String)
-        .map_err(err)?;
-    let labels = labels.str().map_err(err)?.clone();
+    let rows = match OutputFormat::from_path(path) {
+        Some(OutputFormat::Jsonl) => jsonl_doc_labels(path)?,
+        Some(OutputFormat::Csv) => csv_doc_labels(path)?,
+        _ => parquet_doc_labels(path)?,
+    };
     let mut out: Vec<DocumentCounts> = Vec::new();
     let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    for (row, (doc, label)) in doc_ids.iter().zip(labels.iter()).enumerate() {
-        let doc = doc.unwrap_or("").to_string();
-        let label = label.unwrap_or("");
+    for (row, (doc, label)) in rows.into_iter().enumerate() {
         let Some(l) = LABELS.iter().position(|x| *x == label) else {
             return Err(IoError::InvalidRow {
                 path: path.to_path_buf(),
@@ -132,6 +127,85 @@ pub fn document_label_counts(path: &Path) -> Result<Vec<DocumentCounts>, IoError
         out[i].counts[l] += 1;
     }
     Ok(out)
+}
+
+/// `(doc_id, label)` of every row of a labelled Parquet file.
+fn parquet_doc_labels(path: &Path) -> Result<Vec<(String, String)>, IoError> {
+    let df = read_labelled(path)?;
+    let err = |e: PolarsError| IoError::parquet(path, "cannot read", e);
+    let doc_ids = df
+        .column("doc_id")
+        .map_err(err)?
+        .str()
+        .map_err(err)?
+        .clone();
+    let labels = df
+        .column("label")
+        .map_err(err)?
+        .cast(&DataType::String)
+        .map_err(err)?;
+    let labels = labels.str().map_err(err)?.clone();
+    Ok(doc_ids
+        .iter()
+        .zip(labels.iter())
+        .map(|(d, l)| (d.unwrap_or("").to_string(), l.unwrap_or("").to_string()))
+        .collect())
+}
+
+/// `(doc_id, label)` of every line of a labelled JSONL file.
+fn jsonl_doc_labels(path: &Path) -> Result<Vec<(String, String)>, IoError> {
+    let text = decode(
+        fs::read(path).map_err(|e| IoError::io(path, e))?,
+        path,
+        false,
+    )?;
+    let mut rows = Vec::new();
+    for item in jsonl_objects(&text, path) {
+        let (line, object) = item?;
+        let field = |name: &str| match object.get(name) {
+            Some(serde_json::Value::String(s)) => Ok(s.clone()),
+            Some(other) => Err(IoError::WrongFieldType {
+                path: path.to_path_buf(),
+                line,
+                field: name.to_string(),
+                expected: "a string",
+                found: json_type(other),
+            }),
+            None => Err(IoError::MissingField {
+                path: path.to_path_buf(),
+                line,
+                field: name.to_string(),
+                keys: object.keys().cloned().collect(),
+            }),
+        };
+        rows.push((field("doc_id")?, field("label")?));
+    }
+    Ok(rows)
+}
+
+/// `(doc_id, label)` of every record of a labelled CSV file.
+fn csv_doc_labels(path: &Path) -> Result<Vec<(String, String)>, IoError> {
+    let text = decode(
+        fs::read(path).map_err(|e| IoError::io(path, e))?,
+        path,
+        false,
+    )?;
+    let text = LineEnds::normalise_text(&text);
+    let (mut reader, header) = csv_reader(&text, path)?;
+    let find = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| missing_column(path, name, &header))
+    };
+    let (doc, label) = (find("doc_id")?, find("label")?);
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| csv_error(path, e))?;
+        let get = |i: usize| record.get(i).unwrap_or_default().to_string();
+        rows.push((get(doc), get(label)));
+    }
+    Ok(rows)
 }
 
 /// The per-document summary table: doc_id, sentences, n_* counts and share_* fractions.
