@@ -382,6 +382,33 @@ pub(crate) fn decode(mut bytes: Vec<u8>, path: &Path, lossy: bool) -> Result<Str
     }
 }
 
+/// The string field `field` of a JSONL record on `line`: missing is an
+/// error listing the keys there are, any other type (null included) an error
+/// naming it.
+pub(crate) fn required_string(
+    obj: &Map<String, Value>,
+    field: &str,
+    path: &Path,
+    line: usize,
+) -> Result<String, IoError> {
+    match obj.get(field) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(other) => Err(IoError::WrongFieldType {
+            path: path.to_path_buf(),
+            line,
+            field: field.to_string(),
+            expected: "a string",
+            found: json_type(other),
+        }),
+        None => Err(IoError::MissingField {
+            path: path.to_path_buf(),
+            line,
+            field: field.to_string(),
+            keys: obj.keys().cloned().collect(),
+        }),
+    }
+}
+
 pub(crate) fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -714,26 +741,7 @@ impl Ctx {
     ) -> Result<Document, IoError> {
         let field = self.text_field.as_str();
         let (id_field, id_explicit) = self.id_column();
-        let text = match obj.get(field) {
-            Some(Value::String(s)) => s.clone(),
-            Some(other) => {
-                return Err(IoError::WrongFieldType {
-                    path: self.path.clone(),
-                    line,
-                    field: field.to_string(),
-                    expected: "a string",
-                    found: json_type(other),
-                });
-            }
-            None => {
-                return Err(IoError::MissingField {
-                    path: self.path.clone(),
-                    line,
-                    field: field.to_string(),
-                    keys: obj.keys().cloned().collect(),
-                });
-            }
-        };
+        let text = required_string(&obj, field, &self.path, line)?;
         let doc_id = match obj.get(id_field) {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
             Some(Value::Number(n)) => n.to_string(),

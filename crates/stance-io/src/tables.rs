@@ -6,7 +6,7 @@ use std::path::Path;
 use polars::prelude::*;
 
 use crate::input::{
-    csv_error, csv_reader, decode, json_type, jsonl_objects, missing_column, LineEnds,
+    csv_error, csv_reader, decode, jsonl_objects, missing_column, required_string, LineEnds,
 };
 use crate::output::{
     label_dtype, read_labelled, write_dataframe_parquet_atomic, OutputFormat, LABELS,
@@ -152,44 +152,32 @@ fn parquet_doc_labels(path: &Path) -> Result<Vec<(String, String)>, IoError> {
         .collect())
 }
 
-/// `(doc_id, label)` of every line of a labelled JSONL file.
-fn jsonl_doc_labels(path: &Path) -> Result<Vec<(String, String)>, IoError> {
-    let text = decode(
+/// A labelled JSONL or CSV file, decoded.
+fn read_text(path: &Path) -> Result<String, IoError> {
+    decode(
         fs::read(path).map_err(|e| IoError::io(path, e))?,
         path,
         false,
-    )?;
+    )
+}
+
+/// `(doc_id, label)` of every line of a labelled JSONL file.
+fn jsonl_doc_labels(path: &Path) -> Result<Vec<(String, String)>, IoError> {
+    let text = read_text(path)?;
     let mut rows = Vec::new();
     for item in jsonl_objects(&text, path) {
         let (line, object) = item?;
-        let field = |name: &str| match object.get(name) {
-            Some(serde_json::Value::String(s)) => Ok(s.clone()),
-            Some(other) => Err(IoError::WrongFieldType {
-                path: path.to_path_buf(),
-                line,
-                field: name.to_string(),
-                expected: "a string",
-                found: json_type(other),
-            }),
-            None => Err(IoError::MissingField {
-                path: path.to_path_buf(),
-                line,
-                field: name.to_string(),
-                keys: object.keys().cloned().collect(),
-            }),
-        };
-        rows.push((field("doc_id")?, field("label")?));
+        rows.push((
+            required_string(&object, "doc_id", path, line)?,
+            required_string(&object, "label", path, line)?,
+        ));
     }
     Ok(rows)
 }
 
 /// `(doc_id, label)` of every record of a labelled CSV file.
 fn csv_doc_labels(path: &Path) -> Result<Vec<(String, String)>, IoError> {
-    let text = decode(
-        fs::read(path).map_err(|e| IoError::io(path, e))?,
-        path,
-        false,
-    )?;
+    let text = read_text(path)?;
     let text = LineEnds::normalise_text(&text);
     let (mut reader, header) = csv_reader(&text, path)?;
     let find = |name: &str| {

@@ -352,11 +352,7 @@ fn is_enum_body(body: &str, paren: bool) -> bool {
     if n == 0 {
         return false;
     }
-    // `1`, `12`, `2.1`, `3.1.4`
-    if body
-        .split('.')
-        .all(|g| (1..=3).contains(&g.len()) && g.bytes().all(|b| b.is_ascii_digit()))
-    {
+    if is_section_number(body) {
         return true;
     }
     if n == 1 {
@@ -507,10 +503,13 @@ fn is_numbered_item(tok: &str) -> bool {
         return false;
     };
     (2..=12).contains(&tok.len())
-        && (body
-            .split('.')
-            .all(|g| (1..=3).contains(&g.len()) && g.bytes().all(|b| b.is_ascii_digit()))
-            || (body.len() >= 2 && is_roman(body)))
+        && (is_section_number(body) || (body.len() >= 2 && is_roman(body)))
+}
+
+/// `1`, `12`, `2.1`, `3.1.4`: groups of one to three digits joined by dots.
+fn is_section_number(body: &str) -> bool {
+    body.split('.')
+        .all(|g| (1..=3).contains(&g.len()) && g.bytes().all(|b| b.is_ascii_digit()))
 }
 
 // ---------------------------------------------------------------------------

@@ -11,21 +11,20 @@ pub struct Trainable {
     pub rate_scale: f64,
 }
 
-/// The learning-rate factor of a BERT variable under layer-wise decay
+/// The learning-rate factor of a BERT variable (named as in
+/// `BertForSequenceClassification`: `bert.encoder.layer.N.…`,
+/// `bert.embeddings.…`, `classifier.…`) under layer-wise decay
 /// `decay` (in (0, 1]): the head and pooler train at the full rate, the
 /// top encoder layer at `decay`, each layer below at one more factor of
 /// `decay`, and the embeddings at one factor below the bottom layer. With
 /// `decay` 1 every variable gets the full rate.
 pub fn layer_rate_scale(name: &str, num_layers: usize, decay: f64) -> f64 {
-    let depth_from_top = if let Some(rest) = name
-        .strip_prefix("bert.encoder.layer.")
-        .or_else(|| name.strip_prefix("encoder.layer."))
-    {
+    let depth_from_top = if let Some(rest) = name.strip_prefix("bert.encoder.layer.") {
         match rest.split('.').next().and_then(|i| i.parse::<usize>().ok()) {
             Some(layer) => num_layers.saturating_sub(layer),
             None => 0,
         }
-    } else if name.starts_with("bert.embeddings.") || name.starts_with("embeddings.") {
+    } else if name.starts_with("bert.embeddings.") {
         num_layers + 1
     } else {
         0
