@@ -1553,6 +1553,9 @@ mod train {
                 &"1e-3",
                 &"--layer-decay",
                 &"0.9",
+                &"--label-smoothing",
+                &"0.1",
+                &"--freeze-word-embeddings",
                 &"--batch-size",
                 &"4",
             ],
@@ -1582,6 +1585,8 @@ mod train {
         let log: Value = serde_json::from_str(&read_text(&out.join("training.json"))).unwrap();
         assert_eq!(log["train_sentences"], 16);
         assert_eq!(log["layer_decay"], 0.9);
+        assert_eq!(log["label_smoothing"], 0.1);
+        assert_eq!(log["freeze_word_embeddings"], true);
         let best = log["best_epoch"].as_u64().unwrap();
         assert!((1..=3).contains(&best), "{log}");
         let epochs = log["epochs_run"].as_array().unwrap();

@@ -46,6 +46,11 @@ pub struct Args {
     /// the embeddings lowest. 1: one rate for all.
     #[arg(long, default_value_t = 1.0, value_name = "D")]
     pub layer_decay: f64,
+    /// Keep the base model's word embeddings (a third of its weights) as
+    /// they are: words the training set lacks keep their place beside the
+    /// words it has.
+    #[arg(long)]
+    pub freeze_word_embeddings: bool,
     #[arg(long, default_value_t = 16, value_parser = crate::cmd::at_least::<1>)]
     pub batch_size: usize,
     /// Sentences are cut to this many tokens, special tokens included.
@@ -82,6 +87,11 @@ pub struct Args {
     /// Target mass moved to a sentence's `secondary` label (0: hard labels).
     #[arg(long, default_value_t = 0.0)]
     pub secondary_weight: f64,
+    /// Label smoothing: this share of every target is spread evenly over
+    /// the labels, so the model is not pushed towards certainty on labels
+    /// that annotators could read either way (0: none; 0.1 is common).
+    #[arg(long, default_value_t = 0.0, value_name = "EPSILON")]
+    pub label_smoothing: f64,
     /// Distil from these fine-tuned models (comma-separated or repeated):
     /// their probabilities on each training sentence, averaged over the
     /// teachers (each at its calibrated temperature, reading context as it
@@ -263,6 +273,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         epochs: args.epochs,
         learning_rate: args.learning_rate,
         layer_decay: args.layer_decay,
+        freeze_word_embeddings: args.freeze_word_embeddings,
         batch_size: args.batch_size,
         max_tokens: args.max_tokens,
         context_tokens: args.context_tokens,
@@ -283,6 +294,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         } else {
             args.teacher_weight
         },
+        label_smoothing: args.label_smoothing,
         max_grad_norm: 1.0,
         storage: match args.storage {
             Storage::F16 => StorageDType::F16,
@@ -371,6 +383,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "epochs": args.epochs,
         "learning_rate": args.learning_rate,
         "layer_decay": args.layer_decay,
+        "freeze_word_embeddings": args.freeze_word_embeddings,
         "batch_size": args.batch_size,
         "max_tokens": args.max_tokens,
         "context_tokens": args.context_tokens,
@@ -384,6 +397,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "secondary_weight": args.secondary_weight,
         "teachers": teachers,
         "teacher_weight": if args.teachers.is_empty() { None } else { Some(args.teacher_weight) },
+        "label_smoothing": args.label_smoothing,
         "ema": args.ema,
         "best_epoch": outcome.best_epoch,
         "best_weights": outcome.best_weights.to_string(),

@@ -48,6 +48,9 @@ pub struct TrainConfig {
     /// `learning_rate`, each encoder layer below it at one more factor of
     /// this, the embeddings lowest (1: one rate for all).
     pub layer_decay: f64,
+    /// Keeps the word-embedding matrix as the base model has it: words that
+    /// the training set lacks keep their place beside those it has.
+    pub freeze_word_embeddings: bool,
     pub batch_size: usize,
     pub max_tokens: usize,
     /// Tokens of the previous sentence given as a second segment; 0: none.
@@ -71,6 +74,9 @@ pub struct TrainConfig {
     /// Share of the target taken from an example's teacher probabilities,
     /// when it has them (0 = gold labels only, 1 = the teacher only).
     pub teacher_weight: f64,
+    /// Share of each target spread evenly over all labels (label smoothing;
+    /// 0 = none), applied after the secondary and teacher mixing.
+    pub label_smoothing: f64,
     pub max_grad_norm: f64,
     pub storage: StorageDType,
     /// Decays of exponential moving averages of the weights, each scored on
@@ -85,6 +91,7 @@ impl Default for TrainConfig {
             epochs: 6,
             learning_rate: 1e-4,
             layer_decay: 1.0,
+            freeze_word_embeddings: false,
             batch_size: 16,
             max_tokens: 128,
             context_tokens: 0,
@@ -97,6 +104,7 @@ impl Default for TrainConfig {
             patience: 2,
             secondary_weight: 0.0,
             teacher_weight: 0.0,
+            label_smoothing: 0.0,
             max_grad_norm: 1.0,
             storage: StorageDType::F16,
             average_decays: Vec::new(),
@@ -261,6 +269,12 @@ pub fn train(
             labels.len()
         )));
     }
+    if !(0.0..1.0).contains(&cfg.label_smoothing) {
+        return Err(TrainError::Invalid(format!(
+            "label smoothing {} must be in [0, 1)",
+            cfg.label_smoothing
+        )));
+    }
     if !(0.0..1.0).contains(&cfg.secondary_weight) {
         return Err(TrainError::Invalid(
             "secondary weight must be in [0, 1)".into(),
@@ -353,6 +367,7 @@ pub fn train(
     }
     let mut optimizer = AdamW::new(
         vars.iter()
+            .filter(|(n, _)| !(cfg.freeze_word_embeddings && n == WORD_EMBEDDINGS))
             .map(|(n, v)| Trainable {
                 var: v.clone(),
                 decay: !(n.ends_with(".bias") || n.contains("LayerNorm")),
@@ -418,8 +433,11 @@ pub fn train(
                 train,
                 &weights,
                 labels.len(),
-                cfg.secondary_weight,
-                cfg.teacher_weight,
+                Mixing {
+                    secondary_weight: cfg.secondary_weight,
+                    teacher_weight: cfg.teacher_weight,
+                    label_smoothing: cfg.label_smoothing,
+                },
             );
             let (targets, norm) = (
                 Tensor::from_vec(targets.0, (batch.len(), labels.len()), &device)?,
@@ -526,17 +544,32 @@ pub fn train(
     })
 }
 
+/// The word-embedding matrix, as `BertForSequenceClassification` names it.
+const WORD_EMBEDDINGS: &str = "bert.embeddings.word_embeddings.weight";
+
+/// How a training target departs from the one-hot gold label.
+#[derive(Debug, Clone, Copy)]
+struct Mixing {
+    secondary_weight: f64,
+    teacher_weight: f64,
+    label_smoothing: f64,
+}
+
 /// Per-row target distributions scaled by class weight, flattened, and the
 /// sum of the row weights (the loss is their weighted mean, as PyTorch's
-/// `cross_entropy(weight=...)` computes it).
+/// `cross_entropy(weight=..., label_smoothing=...)` computes it).
 fn target_weights(
     batch: &[usize],
     examples: &[Example],
     class_weights: &[f64],
     classes: usize,
-    secondary_weight: f64,
-    teacher_weight: f64,
+    mixing: Mixing,
 ) -> (Vec<f32>, f64) {
+    let Mixing {
+        secondary_weight,
+        teacher_weight,
+        label_smoothing,
+    } = mixing;
     let mut targets = vec![0f32; batch.len() * classes];
     let mut norm = 0.0;
     for (row, &j) in batch.iter().enumerate() {
@@ -557,6 +590,12 @@ fn target_weights(
                 let p = p / sum;
                 *target = ((1.0 - teacher_weight) * *target as f64 + teacher_weight * w * p as f64)
                     as f32;
+            }
+        }
+        if label_smoothing > 0.0 {
+            let even = w * label_smoothing / classes as f64;
+            for target in &mut targets[row * classes..(row + 1) * classes] {
+                *target = ((1.0 - label_smoothing) * *target as f64 + even) as f32;
             }
         }
     }
@@ -633,13 +672,18 @@ mod tests {
         let weights = [1.0, 1.0, 2.0];
         let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6);
 
-        let (t, norm) = target_weights(&[0, 1, 2], &examples, &weights, 3, 0.0, 0.0);
+        let mix = |secondary_weight, teacher_weight, label_smoothing| Mixing {
+            secondary_weight,
+            teacher_weight,
+            label_smoothing,
+        };
+        let (t, norm) = target_weights(&[0, 1, 2], &examples, &weights, 3, mix(0.0, 0.0, 0.0));
         assert!(close(&t, &[1., 0., 0., 0., 1., 0., 0., 0., 2.]), "{t:?}");
         assert_eq!(norm, 4.0);
 
         // Secondary mass, and half of the target from the (normalised)
         // teacher, scaled by the gold label's class weight.
-        let (t, norm) = target_weights(&[0, 1, 2], &examples, &weights, 3, 0.25, 0.5);
+        let (t, norm) = target_weights(&[0, 1, 2], &examples, &weights, 3, mix(0.25, 0.5, 0.0));
         assert!(
             close(&t, &[1., 0., 0., 0., 0.75, 0.25, 0.5, 0., 1.5]),
             "{t:?}"
@@ -647,7 +691,17 @@ mod tests {
         assert_eq!(norm, 4.0);
 
         // The teacher alone.
-        let (t, _) = target_weights(&[2], &examples, &weights, 3, 0.0, 1.0);
+        let (t, _) = target_weights(&[2], &examples, &weights, 3, mix(0.0, 1.0, 0.0));
         assert!(close(&t, &[1., 0., 1.]), "{t:?}");
+
+        // Label smoothing 0.3 keeps 0.7 of the target and spreads 0.3 of the
+        // row's weight evenly (0.1 a label at weight 1, 0.2 at weight 2),
+        // after the secondary mixing; each row still sums to its weight.
+        let (t, norm) = target_weights(&[0, 1, 2], &examples, &weights, 3, mix(0.25, 0.0, 0.3));
+        assert!(
+            close(&t, &[0.8, 0.1, 0.1, 0.1, 0.625, 0.275, 0.2, 0.2, 1.6]),
+            "{t:?}"
+        );
+        assert_eq!(norm, 4.0);
     }
 }

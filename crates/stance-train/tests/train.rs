@@ -2,6 +2,7 @@
 
 use stance_model::testing::write_tiny_model;
 use stance_model::{Classifier, ClassifierOptions, LabelSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use stance_train::{
@@ -465,4 +466,51 @@ fn layer_decay_slows_the_encoder_but_not_the_head() {
     };
     let err = train_on(&base, &data, &bad, &dir.path().join("bad")).unwrap_err();
     assert!(err.to_string().contains("layer decay"), "{err}");
+}
+
+#[test]
+fn label_smoothing_outside_zero_to_one_is_refused() {
+    let (dir, base) = tiny_base();
+    let data = examples();
+    for smoothing in [-0.1, 1.0, f64::NAN] {
+        let bad = TrainConfig {
+            label_smoothing: smoothing,
+            ..config()
+        };
+        let err = train_on(&base, &data, &bad, &dir.path().join("bad")).unwrap_err();
+        assert!(err.to_string().contains("label smoothing"), "{err}");
+    }
+}
+
+#[test]
+fn frozen_word_embeddings_stay_as_the_base_has_them() {
+    let (dir, base) = tiny_base();
+    let load =
+        |path: &Path| candle_core::safetensors::load(path, &candle_core::Device::Cpu).unwrap();
+    let base_weights = load(&base.join("model.safetensors"));
+    let tensor = |weights: &HashMap<String, candle_core::Tensor>, suffix: &str| {
+        weights
+            .iter()
+            .find(|(n, _)| n.ends_with(suffix))
+            .map(|(_, t)| t.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+            .unwrap()
+    };
+    let trained = |freeze_word_embeddings: bool, name: &str| {
+        let cfg = TrainConfig {
+            epochs: 2,
+            freeze_word_embeddings,
+            storage: stance_model::StorageDType::F32,
+            ..config()
+        };
+        let out = dir.path().join(name);
+        train_on(&base, &examples(), &cfg, &out).unwrap();
+        load(&out.join("model.safetensors"))
+    };
+    let words = "embeddings.word_embeddings.weight";
+    let layer0 = "encoder.layer.0.attention.self.query.weight";
+    let frozen = trained(true, "frozen");
+    assert_eq!(tensor(&frozen, words), tensor(&base_weights, words));
+    assert_ne!(tensor(&frozen, layer0), tensor(&base_weights, layer0));
+    let free = trained(false, "free");
+    assert_ne!(tensor(&free, words), tensor(&base_weights, words));
 }
