@@ -58,7 +58,7 @@ const CASES: &[Case] = &[
     Case {
         file: "invalid-utf8.txt",
         args: &[],
-        expect: Expect::Error(&["invalid UTF-8 at byte 64", "--lossy"]),
+        expect: Expect::Error(&[":1: invalid UTF-8 at byte 64", "--lossy"]),
     },
     Case {
         file: "invalid-utf8.txt",

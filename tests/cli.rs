@@ -151,6 +151,97 @@ mod label {
     }
 
     #[test]
+    fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let dir = tmp.path().join("statements");
+        fs::create_dir_all(&dir).unwrap();
+        let text = "We condemn the launch. Talks resume.";
+        let doc = dir.join("a.txt");
+        fs::write(&doc, text).unwrap();
+        let jsonl = dir.join("docs.jsonl");
+        let records = "{\"id\":\"x\",\"text\":\"We will help.\"}\n";
+        fs::write(&jsonl, records).unwrap();
+        // Named directly, by another spelling of the path, or by a hard link.
+        let dotted = dir.join(".").join("a.txt");
+        let linked = tmp.path().join("link.txt");
+        fs::hard_link(&doc, &linked).unwrap();
+        for (input, out) in [
+            (&doc, &doc),
+            (&doc, &dotted),
+            (&linked, &doc),
+            (&jsonl, &jsonl),
+        ] {
+            label_to(&model, &[input], out, &["--format", "jsonl"])
+                .exits(2)
+                .stderr_has(&[
+                    "is both an input and the output",
+                    "choose another output path",
+                ]);
+        }
+        // Found by a directory walk: a document there is not "this run's
+        // output", even when the output is written as JSONL over it.
+        label_to(&model, &[&dir], &jsonl, &[])
+            .exits(2)
+            .stderr_has(&["docs.jsonl is both an input and the output"]);
+        label_to(&model, &[&dir], &doc, &["--format", "jsonl"]).exits(2);
+        assert_eq!(read_text(&doc), text);
+        assert_eq!(read_text(&jsonl), records);
+    }
+
+    #[test]
+    fn a_file_given_twice_is_labelled_once_and_shared_doc_ids_are_flagged() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let (x, y) = (tmp.path().join("x"), tmp.path().join("y"));
+        fs::create_dir_all(&x).unwrap();
+        fs::create_dir_all(&y).unwrap();
+        fs::write(x.join("a.txt"), "We condemn the launch.").unwrap();
+        fs::write(y.join("a.txt"), "Talks resume. We will help.").unwrap();
+        let out = tmp.path().join("out.jsonl");
+        label_to(&model, &[&x.join("a.txt"), &x], &out, &[])
+            .ok()
+            .stderr_has(&["skipping", "already an input"]);
+        assert_eq!(jsonl_rows(&read_text(&out)).len(), 1);
+        label_to(&model, &[&x.join("a.txt"), &y.join("a.txt")], &out, &[])
+            .ok()
+            .stderr_has(&["both get doc_id \"a\"", "source column"]);
+        let rows = jsonl_rows(&read_text(&out));
+        assert_eq!(rows.len(), 3);
+        let sources: std::collections::BTreeSet<&str> =
+            rows.iter().map(|r| r.source.as_str()).collect();
+        assert_eq!(sources.len(), 2);
+    }
+
+    #[test]
+    fn an_empty_folder_warns_and_skip_errors_covers_missing_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let empty = tmp.path().join("empty");
+        fs::create_dir_all(&empty).unwrap();
+        fs::write(empty.join("notes.json"), "{}").unwrap();
+        let out = tmp.path().join("out.jsonl");
+        label_to(&model, &[&empty], &out, &[])
+            .ok()
+            .stderr_has(&["no files to label in this folder", ".txt"]);
+        assert_eq!(read_text(&out), "");
+
+        let doc = tmp.path().join("a.txt");
+        fs::write(&doc, "We condemn the launch.").unwrap();
+        let missing = tmp.path().join("missing.txt");
+        label_to(&model, &[&missing, &doc], &out, &["--skip-errors"])
+            .ok()
+            .stderr_has(&["skipped 1 file", "missing.txt"]);
+        assert_eq!(jsonl_rows(&read_text(&out)).len(), 1);
+        // Every input skipped: a failure, and the previous output stays.
+        label_to(&model, &[&missing], &out, &["--skip-errors"])
+            .exits(2)
+            .stderr_has(&["missing.txt", "every input was skipped"]);
+        assert_eq!(jsonl_rows(&read_text(&out)).len(), 1);
+        assert!(temp_files(tmp.path()).is_empty());
+    }
+
+    #[test]
     fn devices_are_written_in_place_not_replaced() {
         let tmp = tempfile::tempdir().unwrap();
         let model = tiny_model(tmp.path());
@@ -1194,7 +1285,7 @@ mod eval {
             &"--baseline",
             &"majority",
             &"--min-macro-f1",
-            &"1.01",
+            &"1",
             &"--quiet",
         ])
         .exits(1);
@@ -1219,10 +1310,28 @@ mod eval {
             &"--model",
             &model,
             &"--min-macro-f1",
-            &"1.01",
+            &"1",
             &"--quiet",
         ])
         .exits(1);
+        // Not a score: a usage error, not a gate that never fires.
+        for bad in ["NaN", "1.01", "inf", "high"] {
+            run(&[
+                &"eval",
+                &"--gold",
+                &gold,
+                &"--baseline",
+                &"majority",
+                &"--min-macro-f1",
+                &bad,
+            ])
+            .exits(2)
+            .stderr_has(&["--min-macro-f1", "from 0 to 1"]);
+        }
+        // A folder given as the gold file says so.
+        run(&[&"eval", &"--gold", &tmp.path(), &"--baseline", &"majority"])
+            .exits(2)
+            .stderr_has(&["is a directory"]);
     }
 
     #[test]
@@ -1409,6 +1518,35 @@ mod summarize {
     }
 
     #[test]
+    fn refuses_to_overwrite_its_input_and_names_the_line_of_a_bad_label() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (out, _) = labelled(tmp.path());
+        let csv = tmp.path().join("labels.csv");
+        fs::write(
+            &csv,
+            "doc_id,source,paragraph,sentence,char_start,char_end,text,label,confidence\n\
+             a,a.txt,0,0,0,3,Hi.,other,0.9\n\
+             a,a.txt,0,1,4,7,Yo.,Other,0.9\n",
+        )
+        .unwrap();
+        let before = fs::read(&csv).unwrap();
+        run(&[&"summarize", &csv, &"-o", &csv])
+            .exits(2)
+            .stderr_has(&["both the input and the output"]);
+        assert_eq!(fs::read(&csv).unwrap(), before);
+        run(&[&"summarize", &csv]).exits(2).stderr_has(&[
+            "labels.csv:3:",
+            "unknown label \"Other\"",
+            "did you mean",
+        ]);
+        // An output extension that is not a summary format gets a warning.
+        let odd = tmp.path().join("summary.jsonl");
+        run(&[&"summarize", &out, &"-o", &odd])
+            .ok()
+            .stderr_has(&[".jsonl is not a summary format", "writing Parquet"]);
+    }
+
+    #[test]
     fn rejects_a_file_that_is_not_a_label_output() {
         let tmp = tempfile::tempdir().unwrap();
         let report = tmp.path().join("report");
@@ -1436,6 +1574,39 @@ mod summarize {
 
 mod calibrate {
     use super::*;
+
+    #[test]
+    fn a_fit_at_the_edge_of_the_range_is_not_stored() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model_named(tmp.path(), "calibrated");
+        let config_path = model.join("config.json");
+        let before = fs::read(&config_path).unwrap();
+        // One sentence with the label the model gives it: the likelihood
+        // keeps rising as the temperature falls, to the bottom of the range.
+        let probe = tmp.path().join("probe.jsonl");
+        fs::write(
+            &probe,
+            "{\"text\":\"We condemn the launch.\",\"label\":\"other\"}\n",
+        )
+        .unwrap();
+        let predicted = tmp.path().join("probe-out.jsonl");
+        label_to(&model, &[&probe], &predicted, &["--input-format", "jsonl"]).ok();
+        let label = jsonl_rows(&read_text(&predicted))[0].label.clone();
+        let dev = tmp.path().join("one.jsonl");
+        fs::write(
+            &dev,
+            format!("{{\"text\":\"We condemn the launch.\",\"label\":\"{label}\"}}\n"),
+        )
+        .unwrap();
+        run(&[&"calibrate", &"--dev", &dev, &"--model", &model, &"--quiet"])
+            .exits(2)
+            .stderr_has(&[
+                "unreliable",
+                "at the edge of the search range",
+                "nothing stored",
+            ]);
+        assert_eq!(fs::read(&config_path).unwrap(), before);
+    }
 
     #[test]
     fn stores_the_temperature_and_label_still_works() {

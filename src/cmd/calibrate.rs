@@ -16,6 +16,10 @@ use crate::cmd::train::codebook_labels;
 /// config.json; `stance label` and `stance eval` apply it. Predicted labels do
 /// not change, only the probabilities. Prints the expected calibration error
 /// (10 bins) before and after.
+///
+/// A fit that ends at the edge of the search range (T = 0.05 or 20: the dev
+/// set is too small, or the model separates it perfectly) is an error and
+/// nothing is stored. Fewer than 200 dev sentences get a warning.
 #[derive(clap::Args)]
 pub struct Args {
     /// Dev gold file (.jsonl, .csv or .parquet) with `text` and `label`.
@@ -27,16 +31,18 @@ pub struct Args {
     /// Print the fitted temperature without writing it.
     #[arg(long)]
     pub dry_run: bool,
+    /// Sentences longer than this many tokens are cut.
     #[arg(long, default_value_t = 128, value_parser = crate::cmd::at_least::<2>)]
     pub max_tokens: usize,
-    /// Compute threads (default: all cores).
     /// Arithmetic of the encoder's dense layers: `auto` is int8 on CPUs with
     /// AVX-512 VNNI (about 2x faster; labels agree with f32 on over 99% of
     /// sentences), else f32; `f32` reproduces PyTorch's logits.
     #[arg(long, value_enum, default_value_t = crate::cmd::PrecisionArg::Auto)]
     pub precision: crate::cmd::PrecisionArg,
+    /// Compute threads (default: all cores).
     #[arg(long, value_parser = crate::cmd::at_least::<1>)]
     pub threads: Option<usize>,
+    /// No progress bar and no "stored" note.
     #[arg(long, short)]
     pub quiet: bool,
 }
@@ -79,6 +85,27 @@ pub fn run(args: Args) -> Result<ExitCode> {
         calibration::mean_nll(&logits, &gold_index, fitted),
         gold.len()
     );
+    if gold.len() < 200 {
+        eprintln!(
+            "warning: {}: a temperature fitted on {} sentences is unreliable; \
+             use a few hundred or more",
+            args.dev.display(),
+            gold.len()
+        );
+    }
+    let at_bound = [calibration::MIN_TEMPERATURE, calibration::MAX_TEMPERATURE]
+        .iter()
+        .any(|bound| (fitted / bound - 1.0).abs() < 1e-6);
+    if at_bound {
+        bail!(
+            "{}: the fitted temperature {fitted:.4} is at the edge of the search range \
+             ({} to {}): the dev set is too small or the model separates it perfectly; \
+             nothing stored",
+            args.dev.display(),
+            calibration::MIN_TEMPERATURE,
+            calibration::MAX_TEMPERATURE
+        );
+    }
     if args.dry_run {
         return Ok(ExitCode::SUCCESS);
     }

@@ -39,8 +39,8 @@ pub struct Args {
     /// Directory for report.md, metrics.json and predictions.parquet.
     #[arg(long)]
     pub report: Option<PathBuf>,
-    /// Exit with status 1 when macro-F1 falls below this.
-    #[arg(long)]
+    /// Exit with status 1 when macro-F1 falls below this (0 to 1).
+    #[arg(long, value_parser = crate::cmd::unit_interval)]
     pub min_macro_f1: Option<f64>,
     /// Bootstrap resamples for the 95% intervals.
     #[arg(long, default_value_t = stance_eval::DEFAULT_BOOTSTRAP_RESAMPLES)]

@@ -1,6 +1,6 @@
 //! `stance label`: documents in, one labelled row per sentence out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,9 +38,12 @@ use crate::progress;
 /// temporary file and renamed at the end, so a failed or interrupted run
 /// leaves no partial file and keeps any previous output.
 ///
-/// Exit status: 0 on success (also with --skip-errors when files were
-/// skipped: they are listed), 2 on bad input or model, 130 on SIGINT and
-/// 143 on SIGTERM.
+/// The output may not be one of the inputs (a run that would overwrite its
+/// input is refused); a file given twice is labelled once.
+///
+/// Exit status: 0 on success (also with --skip-errors when some files were
+/// skipped: they are listed), 2 on bad input or model or when every input
+/// was skipped, 130 on SIGINT and 143 on SIGTERM.
 #[derive(clap::Args)]
 pub struct Args {
     /// Files or directories to label; `-` reads standard input. A directory
@@ -89,7 +92,8 @@ pub struct Args {
     /// Replace invalid UTF-8 (or UTF-16) with U+FFFD instead of failing.
     #[arg(long)]
     pub lossy: bool,
-    /// Go on past unreadable or malformed files, and list them at the end.
+    /// Go on past missing, unreadable or malformed files, and list them at
+    /// the end.
     #[arg(long)]
     pub skip_errors: bool,
     /// No progress bar and no summary.
@@ -162,29 +166,106 @@ fn output_format(args: &Args) -> OutputFormat {
     }
 }
 
-/// Drops this run's output file from the files found by walking a directory
-/// (a previous run's output there would otherwise be read as input), with a
-/// note on stderr. A file named on the command line is kept.
-fn without_own_output(files: Vec<InputFile>, args: &Args, to_stdout: bool) -> Vec<InputFile> {
-    let Some(output) = (!to_stdout)
-        .then(|| std::fs::canonicalize(&args.output).ok())
-        .flatten()
-    else {
-        return files;
+/// The command-line inputs expanded into files (see [`stance_io::discover`]).
+/// With --skip-errors an input that cannot be read is listed in `skipped`
+/// instead of ending the run; a directory with nothing to label gets a warning.
+fn discover_inputs(args: &Args, skipped: &mut Vec<String>) -> Result<Vec<InputFile>> {
+    let mut files = Vec::new();
+    for input in &args.inputs {
+        match stance_io::discover(std::slice::from_ref(input)) {
+            Ok(found) => {
+                if found.is_empty() {
+                    eprintln!(
+                        "warning: {}: no files to label in this folder (looked for {})",
+                        input.display(),
+                        stance_io::KNOWN_EXTENSIONS
+                            .iter()
+                            .map(|e| format!(".{e}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
+                files.extend(found);
+            }
+            Err(err) if args.skip_errors => skipped.push(err.to_string()),
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Ok(files)
+}
+
+/// Keeps the output from destroying an input, and each file from being
+/// labelled twice:
+/// * an input that is the output file (by any path: `./`, symlinks, hard
+///   links) is an error, except that a directory walk skips, with a note, a
+///   file that is itself the output of `stance label` (a previous run's
+///   output inside the folder being labelled);
+/// * a file given again (or found again by another walk) is skipped with a
+///   note;
+/// * text documents from different files that get the same doc_id (two
+///   `a.txt` in different folders) get a warning: `source` tells them apart.
+fn check_inputs(files: Vec<InputFile>, args: &Args, to_stdout: bool) -> Result<Vec<InputFile>> {
+    let output = if to_stdout {
+        None
+    } else {
+        stance_io::file_identity(&args.output)
     };
-    files
-        .into_iter()
-        .filter(|f| {
-            let own = f.path != f.root && std::fs::canonicalize(&f.path).is_ok_and(|p| p == output);
-            if own {
+    let mut seen: HashMap<stance_io::FileIdentity, PathBuf> = HashMap::new();
+    let mut text_ids: HashMap<String, PathBuf> = HashMap::new();
+    let mut kept = Vec::with_capacity(files.len());
+    for file in files {
+        if file.is_stdin {
+            kept.push(file);
+            continue;
+        }
+        let Some(identity) = stance_io::file_identity(&file.path) else {
+            // Vanished since the walk; reading it reports the error.
+            kept.push(file);
+            continue;
+        };
+        if output.as_ref() == Some(&identity) {
+            let walked = file.path != file.root;
+            if walked && stance_io::looks_like_label_output(&file.path) {
                 eprintln!(
                     "note: skipping {}: it is this run's output",
-                    f.path.display()
+                    file.path.display()
+                );
+                continue;
+            }
+            bail!(
+                "{} is both an input and the output (-o {}): labelling would overwrite it; \
+                 choose another output path",
+                file.path.display(),
+                args.output.display()
+            );
+        }
+        if let Some(first) = seen.get(&identity) {
+            eprintln!(
+                "note: skipping {}: the same file as {}, already an input",
+                file.path.display(),
+                first.display()
+            );
+            continue;
+        }
+        seen.insert(identity, file.path.clone());
+        let is_text = args.input_format.map_or_else(
+            || stance_io::InputFormat::from_path(&file.path) == Some(InputFormat::Text),
+            |f| matches!(f, InFormat::Text),
+        );
+        if is_text {
+            if let Some(first) = text_ids.insert(file.file_id(), file.path.clone()) {
+                eprintln!(
+                    "warning: {} and {} both get doc_id \"{}\"; the source column tells \
+                     them apart (or pass their common folder to get distinct ids)",
+                    first.display(),
+                    file.path.display(),
+                    file.file_id()
                 );
             }
-            !own
-        })
-        .collect()
+        }
+        kept.push(file);
+    }
+    Ok(kept)
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -221,7 +302,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         id_field: args.id_field.clone(),
         lossy: args.lossy,
     };
-    let files = without_own_output(stance_io::discover(&args.inputs)?, &args, to_stdout);
+    let mut skipped: Vec<String> = Vec::new();
+    let files = check_inputs(discover_inputs(&args, &mut skipped)?, &args, to_stdout)?;
     let metadata = OutputMetadata {
         stance_version: env!("CARGO_PKG_VERSION").to_string(),
         model_name: classifier.model_dir().name(),
@@ -236,7 +318,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
     bar.set_prefix("labelling");
 
     let mut tally = Tally::default();
-    let mut skipped: Vec<String> = Vec::new();
     let mut pending: Vec<Pending> = Vec::new();
     let reads_context = classifier.context_tokens() > 0;
     for file in &files {
@@ -296,6 +377,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
         bar.inc(1);
     }
     flush(&classifier, &mut pending, &mut writer, &mut tally)?;
+    if !skipped.is_empty() && tally.documents == 0 {
+        // Nothing was labelled: keep any previous output (the writer's
+        // temporary file goes with it) and fail.
+        drop(writer);
+        bar.finish_and_clear();
+        eprintln!("skipped {} file(s):", skipped.len());
+        for s in &skipped {
+            eprintln!("  {s}");
+        }
+        bail!("every input was skipped; nothing written");
+    }
     writer.finish()?;
     bar.finish_and_clear();
 

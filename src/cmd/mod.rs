@@ -22,6 +22,16 @@ pub fn at_least<const MIN: usize>(value: &str) -> Result<usize, String> {
     }
 }
 
+/// Clap value parser for a share or score: a number from 0 to 1 (NaN and
+/// infinities refused).
+pub fn unit_interval(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        Ok(_) => Err("must be a number from 0 to 1".to_string()),
+        Err(_) => Err("expected a number from 0 to 1".to_string()),
+    }
+}
+
 /// The directory name of the shipped default model under `models/`.
 pub const DEFAULT_MODEL_NAME: &str = "stance-minilm-l6";
 

@@ -19,6 +19,24 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
+    if let Some(output) = &args.output {
+        if stance_io::same_file(output, &args.input) {
+            anyhow::bail!(
+                "{} is both the input and the output (-o): writing would overwrite it; \
+                 choose another output path",
+                args.input.display()
+            );
+        }
+        let extension = output
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase());
+        if let Some(ext) = extension.filter(|e| e != "csv" && e != "parquet") {
+            eprintln!(
+                "warning: {}: .{ext} is not a summary format (.parquet, .csv); writing Parquet",
+                output.display()
+            );
+        }
+    }
     let docs = stance_io::document_label_counts(&args.input)?;
     let labels = stance_io::LABELS;
     let width = docs

@@ -62,13 +62,13 @@ pub struct Args {
     /// config.json, so `label` and `eval` read the same context. 0: none.
     #[arg(long, default_value_t = 0)]
     pub context_tokens: usize,
-    /// Fraction of all steps spent warming up the learning rate.
-    #[arg(long, default_value_t = 0.1)]
+    /// Fraction of all steps spent warming up the learning rate (0 to 1).
+    #[arg(long, default_value_t = 0.1, value_parser = crate::cmd::unit_interval)]
     pub warmup: f64,
     #[arg(long, default_value_t = 0.01)]
     pub weight_decay: f64,
-    /// Hidden and classifier dropout (default: the base model's config).
-    #[arg(long)]
+    /// Hidden and classifier dropout, 0 to 1 (default: the base model's config).
+    #[arg(long, value_parser = crate::cmd::unit_interval)]
     pub dropout: Option<f64>,
     /// Seed of every random choice: the new head, batch order and dropout.
     #[arg(long, default_value_t = 42)]
@@ -100,7 +100,7 @@ pub struct Args {
     pub teachers: Vec<PathBuf>,
     /// Share of the target taken from the teachers (0: gold labels only,
     /// 1: the teachers only).
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, value_parser = crate::cmd::unit_interval)]
     pub teacher_weight: f64,
     /// Also keep exponential moving averages of the weights with these
     /// decays (comma-separated, each in (0, 1), e.g. 0.998). Each average is

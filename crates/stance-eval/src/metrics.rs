@@ -7,10 +7,12 @@
 //!
 //! * Precision, recall and F1 are 0 when their denominator is 0
 //!   (`zero_division=0`). A label with no gold rows and no predictions thus
-//!   has F1 = 0.
-//! * Macro-F1 is the unweighted mean of per-label F1 over **all** labels of
-//!   the list, present or not (`labels=all labels, average="macro"`).
-//!   Weighted F1 weights each label's F1 by its gold support.
+//!   has F1 = 0 in the per-label table.
+//! * Macro-F1 is the unweighted mean of per-label F1 over the labels that
+//!   occur in the gold labels or the predictions (scikit-learn's
+//!   `average="macro"` without `labels=`): a gold set without a label is not
+//!   marked down for it, while predicting a label that gold lacks counts as
+//!   F1 0. Weighted F1 weights each label's F1 by its gold support.
 //! * Cohen's kappa = (p_o − p_e) / (1 − p_e), computed exactly from integer
 //!   counts. When p_e = 1 (gold and predictions use one and the same label
 //!   throughout) kappa is undefined (scikit-learn gives NaN); here it is 0,
@@ -290,10 +292,14 @@ pub fn scores_from_confusion(m: &[Vec<usize>]) -> Scores {
             (p, r, f1)
         })
         .collect();
-    let macro_f1 = if k == 0 {
+    let present: Vec<f64> = (0..k)
+        .filter(|&i| support[i] + predicted[i] > 0)
+        .map(|i| per_label[i].2)
+        .collect();
+    let macro_f1 = if present.is_empty() {
         0.0
     } else {
-        per_label.iter().map(|s| s.2).sum::<f64>() / k as f64
+        present.iter().sum::<f64>() / present.len() as f64
     };
     let weighted_f1 = if n == 0 {
         0.0
@@ -339,7 +345,8 @@ pub fn accuracy(gold: &[usize], predicted: &[usize]) -> f64 {
     )
 }
 
-/// Macro-F1 over all `labels_len` labels (see the module conventions).
+/// Macro-F1 over those of the `labels_len` labels that occur in `gold` or
+/// `predicted` (see the module conventions).
 ///
 /// # Panics
 /// If the lengths differ or an index is not below `labels_len`.

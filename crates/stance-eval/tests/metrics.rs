@@ -1,6 +1,6 @@
 //! Metrics against hand-computed values. The fixture numbers were also
 //! cross-checked once with scikit-learn 1.x (`precision_recall_fscore_support`,
-//! `f1_score(labels=[0,1,2,3], zero_division=0)`, `cohen_kappa_score`); the
+//! `f1_score(average="macro", zero_division=0)`, `cohen_kappa_score`); the
 //! tests themselves only hold the numbers.
 
 use stance_eval::calibration;
@@ -40,8 +40,8 @@ fn labels() -> Vec<String> {
 /// b: P = 2/4 = 0.5,  R = 2/3,       F1 = 2·2/(4+3) = 4/7
 /// c: P = 1/2,        R = 1/2,       F1 = 2·1/(2+2) = 1/2
 /// d: no support, no predictions → P = R = F1 = 0 (zero_division = 0)
-/// macro-F1 (4 labels) = (2/3 + 4/7 + 1/2 + 0)/4 = (73/42)/4 = 73/168
-/// macro-F1 (3 labels) = (73/42)/3 = 73/126
+/// macro-F1 over the labels that occur (a, b, c; d is in neither column)
+///   = (2/3 + 4/7 + 1/2)/3 = (73/42)/3 = 73/126
 /// weighted F1 = (5·2/3 + 3·4/7 + 2·1/2)/10 = (127/21)/10 = 127/210
 /// kappa: po = 0.6, pe = (5·4 + 3·4 + 2·2 + 0)/100 = 0.36,
 ///        (0.6 − 0.36)/(1 − 0.36) = 0.24/0.64 = 0.375
@@ -87,7 +87,7 @@ fn scores_of_fixture() {
         assert_eq!(m.predicted_count, c);
     }
     assert_eq!(r.per_label[2].label, "c");
-    close(r.macro_f1, 73.0 / 168.0); // 0.434524
+    close(r.macro_f1, 73.0 / 126.0); // 0.579365
     close(r.weighted_f1, 127.0 / 210.0); // 0.604762
     close(r.cohen_kappa, 0.375);
     assert_eq!(r.confusion.counts[0], vec![3, 1, 1, 0]);
@@ -103,9 +103,13 @@ fn scores_of_fixture() {
 fn helpers_agree_with_report() {
     let (g, p) = fixture();
     close(accuracy(&g, &p), 0.6);
-    close(macro_f1(4, &g, &p), 73.0 / 168.0);
-    // Macro-F1 averages over the label list given: without d it is 73/126.
+    close(macro_f1(4, &g, &p), 73.0 / 126.0);
+    // d, in neither column, does not count: the same without it in the list.
     close(macro_f1(3, &g, &p), 73.0 / 126.0); // 0.579365
+                                              // A label that is predicted but not in gold counts, with F1 0.
+    close(macro_f1(4, &[0, 1], &[0, 3]), (1.0 + 0.0 + 0.0) / 3.0);
+    // A perfect run on a gold set with one label scores 1.
+    close(macro_f1(4, &[2, 2, 2], &[2, 2, 2]), 1.0);
     assert_eq!(accuracy(&[], &[]), 0.0);
     assert_eq!(macro_f1(4, &[], &[]), 0.0);
 }
@@ -152,12 +156,12 @@ fn lenient_accuracy() {
 /// Sources: rows 1–5 "x", rows 6–9 "y", row 10 none.
 ///
 /// x: gold a a a a a, pred a a a b c → acc 3/5 = 0.6;
-///    a: tp 3, fp 0, fn 2 → F1 = 6/8 = 0.75; b, c: only fp → 0; d: 0
-///    → macro = 0.75/4 = 0.1875
+///    a: tp 3, fp 0, fn 2 → F1 = 6/8 = 0.75; b, c: only fp → 0; d absent
+///    → macro = 0.75/3 = 0.25
 /// y: gold b b b c, pred b b a b → acc 2/4 = 0.5;
 ///    b: tp 2, fp 1, fn 1 → F1 = 4/6 = 2/3; a: fp only → 0; c: fn only → 0
-///    → macro = (2/3)/4 = 1/6
-/// none: gold c, pred c → acc 1; c: F1 = 1 → macro = 1/4
+///    → macro = (2/3)/3 = 2/9
+/// none: gold c, pred c → acc 1; c: F1 = 1, the only label → macro = 1
 #[test]
 fn by_source() {
     let (g, p) = fixture();
@@ -174,15 +178,15 @@ fn by_source() {
     let x = &r.by_source[0];
     assert_eq!((x.source.as_deref(), x.n), (Some("x"), 5));
     close(x.accuracy, 0.6);
-    close(x.macro_f1, 0.1875);
+    close(x.macro_f1, 0.25);
     let y = &r.by_source[1];
     assert_eq!((y.source.as_deref(), y.n), (Some("y"), 4));
     close(y.accuracy, 0.5);
-    close(y.macro_f1, 1.0 / 6.0);
+    close(y.macro_f1, 2.0 / 9.0);
     let none = &r.by_source[2];
     assert_eq!((none.source.as_deref(), none.n), (None, 1));
     close(none.accuracy, 1.0);
-    close(none.macro_f1, 0.25);
+    close(none.macro_f1, 1.0);
 
     // Sources sorted by name whatever the row order; all-None → no breakdown.
     let rev: Vec<Option<String>> = sources.iter().rev().cloned().collect();

@@ -21,17 +21,25 @@ pub enum IoError {
 
     /// The format of a file cannot be told from its extension.
     #[error(
-        "{}: cannot tell the format from the extension; expected {expected} (or pass --format)",
+        "{}: cannot tell the format from the extension; expected {expected}{hint}",
         .path.display()
     )]
     UnknownFormat {
         path: PathBuf,
         expected: &'static str,
+        /// How else to name the format, if there is a way (with a leading
+        /// space), e.g. " (or pass --input-format)".
+        hint: &'static str,
     },
 
     /// The file is not valid UTF-8 (and `lossy` was not asked for).
-    #[error("{}: invalid UTF-8 at byte {offset} (use --lossy to replace)", .path.display())]
-    InvalidUtf8 { path: PathBuf, offset: usize },
+    #[error("{}:{line}: invalid UTF-8 at byte {offset} (use --lossy to replace)", .path.display())]
+    InvalidUtf8 {
+        path: PathBuf,
+        /// 1-based line of the invalid byte.
+        line: usize,
+        offset: usize,
+    },
 
     /// The file starts with a UTF-16 byte-order mark but is not valid
     /// UTF-16 (and `lossy` was not asked for).

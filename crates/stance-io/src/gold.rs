@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::input::{
     check_last_record_quotes, column_as_strings, csv_error, csv_reader, decode, json_type,
-    jsonl_objects, missing_column, parquet_column_names, LineEnds,
+    jsonl_objects, missing_column, parquet_column_names, required_string, LineEnds,
 };
 use crate::{InputFormat, IoError};
 
@@ -43,11 +43,21 @@ struct RawGold {
 /// optional. Labels (trimmed) must be among `labels`; `secondary` may be null
 /// or empty. Empty or whitespace-only text is an error.
 pub fn read_gold(path: &Path, labels: &[&str]) -> Result<Vec<GoldRecord>, IoError> {
+    if path.is_dir() {
+        return Err(IoError::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::IsADirectory,
+                "is a directory; expected a gold file (.jsonl, .ndjson, .csv or .parquet)",
+            ),
+        ));
+    }
     let format = InputFormat::from_path(path)
         .filter(|f| *f != InputFormat::Text)
         .ok_or_else(|| IoError::UnknownFormat {
             path: path.to_path_buf(),
             expected: ".jsonl, .ndjson, .csv or .parquet",
+            hint: "",
         })?;
     let read = || fs::read(path).map_err(|e| IoError::io(path, e));
     let raw = match format {
@@ -107,19 +117,9 @@ fn gold_jsonl(text: &str, path: &Path) -> Result<Vec<RawGold>, IoError> {
     let mut out = Vec::new();
     for item in jsonl_objects(text, path) {
         let (line, obj) = item?;
-        let required = |field: &str| -> Result<String, IoError> {
-            match json_field(&obj, field, path, line, false)? {
-                Some(s) => Ok(s),
-                None => Err(IoError::MissingField {
-                    path: path.to_path_buf(),
-                    line,
-                    field: field.to_string(),
-                    keys: obj.keys().cloned().collect(),
-                }),
-            }
-        };
-        let text = required("text")?;
-        let label = required("label")?;
+        // Missing is an error listing the keys; null or another type names it.
+        let text = required_string(&obj, "text", path, line)?;
+        let label = required_string(&obj, "label", path, line)?;
         out.push(RawGold {
             line,
             text,
@@ -143,7 +143,16 @@ fn json_field(
     match obj.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(Value::Number(n)) if numbers => Ok(Some(n.to_string())),
+        Some(Value::Number(n)) if numbers => match crate::input::number_id(n) {
+            Some(id) => Ok(Some(id)),
+            None => Err(IoError::WrongFieldType {
+                path: path.to_path_buf(),
+                line,
+                field: field.to_string(),
+                expected: crate::input::NUMBER_ID_EXPECTED,
+                found: crate::input::NUMBER_ID_FOUND,
+            }),
+        },
         Some(other) => Err(IoError::WrongFieldType {
             path: path.to_path_buf(),
             line,

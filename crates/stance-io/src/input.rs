@@ -279,6 +279,7 @@ pub fn resolve_format(file: &InputFile, opts: &ReadOptions) -> Result<InputForma
     InputFormat::from_path(&file.path).ok_or_else(|| IoError::UnknownFormat {
         path: file.path.clone(),
         expected: DOCUMENT_EXTENSIONS_HELP,
+        hint: " (or pass --input-format)",
     })
 }
 
@@ -340,7 +341,7 @@ fn read_bytes(file: &InputFile) -> Result<Vec<u8>, IoError> {
 
 /// Decodes file contents as UTF-8, dropping a leading BOM, or as UTF-16 when
 /// they start with a UTF-16 byte-order mark. Invalid UTF-8 or UTF-16 is an
-/// error naming the byte offset (in the file) unless `lossy`; NUL bytes in the
+/// error naming the byte offset (in the file, and for UTF-8 the line) unless `lossy`; NUL bytes in the
 /// first 8 KiB together with invalid UTF-8 mean a binary file (always an error).
 pub(crate) fn decode(mut bytes: Vec<u8>, path: &Path, lossy: bool) -> Result<String, IoError> {
     if let Some(order) = Utf16::from_bom(&bytes) {
@@ -375,6 +376,7 @@ pub(crate) fn decode(mut bytes: Vec<u8>, path: &Path, lossy: bool) -> Result<Str
             } else {
                 Err(IoError::InvalidUtf8 {
                     path: path.to_path_buf(),
+                    line: crate::stream::count_newlines(&bytes[..offset - bom]) + 1,
                     offset,
                 })
             }
@@ -406,6 +408,32 @@ pub(crate) fn required_string(
             field: field.to_string(),
             keys: obj.keys().cloned().collect(),
         }),
+    }
+}
+
+/// What an id field may hold, for the error when a number cannot be an id.
+pub(crate) const NUMBER_ID_EXPECTED: &str =
+    "a string, or a number below 2^53 (write larger ids as strings)";
+/// What it held.
+pub(crate) const NUMBER_ID_FOUND: &str = "a number too large to keep all its digits";
+
+/// A JSON number as a document id: integers with their digits (`1e2` and
+/// `100.0` read as `100`, `-0` as `0`), other numbers as JSON writes them.
+/// None for a whole number too large for a double to hold exactly (JSON
+/// parsers read `18446744073709551616` as a double, which would merge it
+/// with its neighbours).
+pub(crate) fn number_id(n: &serde_json::Number) -> Option<String> {
+    if n.is_i64() || n.is_u64() {
+        return Some(n.to_string());
+    }
+    let x = n.as_f64()?;
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    if x.fract() != 0.0 {
+        Some(n.to_string())
+    } else if x.abs() < EXACT {
+        Some(format!("{}", x as i64))
+    } else {
+        None
     }
 }
 
@@ -744,7 +772,13 @@ impl Ctx {
         let text = required_string(&obj, field, &self.path, line)?;
         let doc_id = match obj.get(id_field) {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
+            Some(Value::Number(n)) => number_id(n).ok_or_else(|| IoError::WrongFieldType {
+                path: self.path.clone(),
+                line,
+                field: id_field.to_string(),
+                expected: NUMBER_ID_EXPECTED,
+                found: NUMBER_ID_FOUND,
+            })?,
             Some(Value::String(_)) | Some(Value::Null) => self.fallback_id(line),
             Some(other) => {
                 return Err(IoError::WrongFieldType {

@@ -12,7 +12,8 @@
 //!   provenance in the file metadata), JSONL or CSV, atomically for files.
 //!   Temporary files still being written are listed by
 //!   [`pending_temp_files`] and removed by [`remove_pending_temp_files`]
-//!   (for signal handling).
+//!   (for signal handling). [`same_file`] and [`looks_like_label_output`]
+//!   keep an output from overwriting an input.
 //!
 //! Text is read as UTF-8, or as UTF-16 when it starts with a UTF-16
 //! byte-order mark.
@@ -26,6 +27,7 @@ mod error;
 mod gold;
 mod input;
 mod output;
+mod paths;
 mod stream;
 mod tables;
 
@@ -42,6 +44,7 @@ pub use output::{
     LABELS, META_LABELS, META_MODEL, META_MODEL_SHA256, META_PRECISION, META_SCHEMA_VERSION,
     META_VERSION, OUTPUT_COLUMNS, SCHEMA_VERSION,
 };
+pub use paths::{file_identity, looks_like_label_output, same_file, FileIdentity};
 pub use stream::{stream_documents, DocumentStream};
 pub use tables::{
     document_label_counts, summary_dataframe, write_predictions, write_summary, DocumentCounts,

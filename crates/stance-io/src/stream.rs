@@ -108,12 +108,19 @@ pub(crate) struct Utf8Reader {
     /// Decoded bytes, and how many of them were consumed.
     decoded: Vec<u8>,
     consumed: usize,
+    /// Line ends in the decoded bytes handed out before `decoded`.
+    lines_before: usize,
     eof: bool,
     /// The first failure, kept to be reported as an [`IoError`].
     failure: Option<IoError>,
 }
 
 const READ_CHUNK: usize = 64 * 1024;
+
+/// How many `\n` bytes `bytes` holds.
+pub(crate) fn count_newlines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count()
+}
 
 impl Utf8Reader {
     pub(crate) fn open(path: &Path, lossy: bool) -> Result<Self, IoError> {
@@ -145,6 +152,7 @@ impl Utf8Reader {
             raw_offset,
             decoded: Vec::new(),
             consumed: 0,
+            lines_before: 0,
             eof: false,
             failure: None,
         })
@@ -224,6 +232,7 @@ impl Utf8Reader {
                     if !self.lossy {
                         let err = IoError::InvalidUtf8 {
                             path: self.path.clone(),
+                            line: self.lines_before + count_newlines(&self.decoded) + 1,
                             offset: self.raw_offset + start,
                         };
                         return Err(self.fail(err));
@@ -246,6 +255,7 @@ impl BufRead for Utf8Reader {
             return Err(io::Error::new(io::ErrorKind::InvalidData, "invalid UTF-8"));
         }
         while self.consumed == self.decoded.len() {
+            self.lines_before += count_newlines(&self.decoded);
             self.decoded.clear();
             self.consumed = 0;
             if self.eof {

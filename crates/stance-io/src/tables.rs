@@ -108,13 +108,13 @@ pub fn document_label_counts(path: &Path) -> Result<Vec<DocumentCounts>, IoError
     };
     let mut out: Vec<DocumentCounts> = Vec::new();
     let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    for (row, (doc, label)) in rows.into_iter().enumerate() {
+    for (doc, label, line) in rows {
         let Some(l) = LABELS.iter().position(|x| *x == label) else {
-            return Err(IoError::InvalidRow {
+            return Err(IoError::UnknownLabel {
                 path: path.to_path_buf(),
-                doc_id: doc,
-                sentence: row as u32,
-                problem: format!("unknown label \"{label}\""),
+                line,
+                label,
+                expected: LABELS.iter().map(|l| l.to_string()).collect(),
             });
         };
         let i = *index.entry(doc.clone()).or_insert_with(|| {
@@ -129,8 +129,12 @@ pub fn document_label_counts(path: &Path) -> Result<Vec<DocumentCounts>, IoError
     Ok(out)
 }
 
-/// `(doc_id, label)` of every row of a labelled Parquet file.
-fn parquet_doc_labels(path: &Path) -> Result<Vec<(String, String)>, IoError> {
+/// `(doc_id, label, where)` of each row of a labelled file: `where` is the
+/// 1-based line (JSONL, CSV) or row (Parquet), as error messages show it.
+type DocLabel = (String, String, usize);
+
+/// `(doc_id, label, row)` of every row of a labelled Parquet file.
+fn parquet_doc_labels(path: &Path) -> Result<Vec<DocLabel>, IoError> {
     let df = read_labelled(path)?;
     let err = |e: PolarsError| IoError::parquet(path, "cannot read", e);
     let doc_ids = df
@@ -148,7 +152,14 @@ fn parquet_doc_labels(path: &Path) -> Result<Vec<(String, String)>, IoError> {
     Ok(doc_ids
         .iter()
         .zip(labels.iter())
-        .map(|(d, l)| (d.unwrap_or("").to_string(), l.unwrap_or("").to_string()))
+        .enumerate()
+        .map(|(row, (d, l))| {
+            (
+                d.unwrap_or("").to_string(),
+                l.unwrap_or("").to_string(),
+                row + 1,
+            )
+        })
         .collect())
 }
 
@@ -161,8 +172,8 @@ fn read_text(path: &Path) -> Result<String, IoError> {
     )
 }
 
-/// `(doc_id, label)` of every line of a labelled JSONL file.
-fn jsonl_doc_labels(path: &Path) -> Result<Vec<(String, String)>, IoError> {
+/// `(doc_id, label, line)` of every line of a labelled JSONL file.
+fn jsonl_doc_labels(path: &Path) -> Result<Vec<DocLabel>, IoError> {
     let text = read_text(path)?;
     let mut rows = Vec::new();
     for item in jsonl_objects(&text, path) {
@@ -170,13 +181,14 @@ fn jsonl_doc_labels(path: &Path) -> Result<Vec<(String, String)>, IoError> {
         rows.push((
             required_string(&object, "doc_id", path, line)?,
             required_string(&object, "label", path, line)?,
+            line,
         ));
     }
     Ok(rows)
 }
 
-/// `(doc_id, label)` of every record of a labelled CSV file.
-fn csv_doc_labels(path: &Path) -> Result<Vec<(String, String)>, IoError> {
+/// `(doc_id, label, line)` of every record of a labelled CSV file.
+fn csv_doc_labels(path: &Path) -> Result<Vec<DocLabel>, IoError> {
     let text = read_text(path)?;
     let text = LineEnds::normalise_text(&text);
     let (mut reader, header) = csv_reader(&text, path)?;
@@ -191,7 +203,8 @@ fn csv_doc_labels(path: &Path) -> Result<Vec<(String, String)>, IoError> {
     for record in reader.records() {
         let record = record.map_err(|e| csv_error(path, e))?;
         let get = |i: usize| record.get(i).unwrap_or_default().to_string();
-        rows.push((get(doc), get(label)));
+        let line = record.position().map_or(0, |p| p.line() as usize);
+        rows.push((get(doc), get(label), line));
     }
     Ok(rows)
 }

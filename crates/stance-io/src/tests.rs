@@ -91,7 +91,7 @@ fn text_invalid_utf8_names_file_and_byte() {
     assert_eq!(
         msg,
         format!(
-            "{}: invalid UTF-8 at byte 3 (use --lossy to replace)",
+            "{}:1: invalid UTF-8 at byte 3 (use --lossy to replace)",
             path.display()
         )
     );
@@ -99,6 +99,32 @@ fn text_invalid_utf8_names_file_and_byte() {
     let path = write(dir.path(), "bad2.md", b"\xEF\xBB\xBFab\xC3");
     let msg = err_string(read_one(&path, &ReadOptions::default()));
     assert!(msg.contains("invalid UTF-8 at byte 5"), "{msg}");
+}
+
+#[test]
+fn invalid_utf8_deep_in_a_file_names_its_line_streamed_or_whole() {
+    let dir = TempDir::new().unwrap();
+    // 500 records of about 200 bytes: the bad byte lies past the streaming
+    // reader's first 64 KiB chunk.
+    let mut body = Vec::new();
+    for i in 1..=500 {
+        let filler = "x".repeat(180);
+        body.extend_from_slice(format!("{{\"id\":{i},\"text\":\"{filler}").as_bytes());
+        if i == 500 {
+            body.push(0xFF);
+        }
+        body.extend_from_slice(b"\"}\n");
+    }
+    let offset = body.iter().position(|&b| b == 0xFF).unwrap();
+    let path = write(dir.path(), "big.jsonl", &body);
+    let expected = format!(
+        "{}:500: invalid UTF-8 at byte {offset} (use --lossy to replace)",
+        path.display()
+    );
+    let opts = ReadOptions::default();
+    assert_eq!(err_string(read_one(&path, &opts)), expected);
+    let streamed = stream_documents(&InputFile::file(&path), &opts).map(|_| ());
+    assert_eq!(err_string(streamed), expected);
 }
 
 #[test]
@@ -184,6 +210,34 @@ fn jsonl_reads_ids_and_skips_blank_lines() {
     assert_eq!(ids, ["a1", "42", "batch:5", "batch:6"]);
     let texts: Vec<_> = docs.iter().map(|d| d.text.as_str()).collect();
     assert_eq!(texts, ["One.", "Two.", "Three.", "Four."]);
+}
+
+#[test]
+fn jsonl_number_ids_keep_their_digits_or_fail() {
+    let dir = TempDir::new().unwrap();
+    let path = write(
+        dir.path(),
+        "n.jsonl",
+        "{\"id\": 18446744073709551615, \"text\": \"A.\"}\n\
+         {\"id\": 1e2, \"text\": \"B.\"}\n\
+         {\"id\": -0, \"text\": \"C.\"}\n\
+         {\"id\": 100.0, \"text\": \"D.\"}\n\
+         {\"id\": 1.5, \"text\": \"E.\"}\n",
+    );
+    let docs = read_one(&path, &ReadOptions::default()).unwrap();
+    let ids: Vec<_> = docs.iter().map(|d| d.doc_id.as_str()).collect();
+    assert_eq!(ids, ["18446744073709551615", "100", "0", "100", "1.5"]);
+    // Past u64, JSON parsers read a double: neighbouring ids would merge.
+    let path = write(
+        dir.path(),
+        "big.jsonl",
+        "{\"id\": 1, \"text\": \"A.\"}\n{\"id\": 18446744073709551616, \"text\": \"B.\"}\n",
+    );
+    let msg = err_string(read_one(&path, &ReadOptions::default()));
+    assert!(msg.contains("big.jsonl:2:"), "{msg}");
+    assert!(msg.contains("write larger ids as strings"), "{msg}");
+    let streamed = stream_documents(&InputFile::file(&path), &ReadOptions::default()).map(|_| ());
+    assert_eq!(err_string(streamed), msg);
 }
 
 #[test]

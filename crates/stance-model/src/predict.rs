@@ -324,15 +324,13 @@ impl Classifier {
 
     fn prediction(&self, logits: Vec<f32>, truncated: bool) -> Prediction {
         let probabilities = softmax(&logits, self.temperature());
-        let (label, confidence) =
-            probabilities
-                .iter()
-                .copied()
-                .enumerate()
-                .fold(
-                    (0, f32::MIN),
-                    |best, (i, p)| if p > best.1 { (i, p) } else { best },
-                );
+        // The label comes from the logits, which a temperature does not
+        // reorder (a huge one can round every probability to the same value).
+        let label = logits
+            .iter()
+            .enumerate()
+            .fold(0, |best, (i, &z)| if z > logits[best] { i } else { best });
+        let confidence = probabilities[label];
         Prediction {
             label,
             confidence,
