@@ -689,8 +689,9 @@ pub(crate) fn parquet_column_names<R: MmapBytesReader>(
     Ok(schema.iter_names().map(|n| n.to_string()).collect())
 }
 
-/// A column as `Option<String>` values: String columns as is; categoricals,
-/// integers and booleans are cast; other types are an error.
+/// A column as `Option<String>` values: String columns as is, categorical
+/// and enum columns cast, integer columns cast when `allow_cast` (ids);
+/// other types are an error.
 pub(crate) fn column_as_strings(
     df: &DataFrame,
     name: &str,
@@ -702,10 +703,11 @@ pub(crate) fn column_as_strings(
         .column(name)
         .map_err(|e| IoError::parquet(path, "cannot read", e))?;
     let dtype = col.dtype();
-    let castable = dtype.is_integer() || dtype.is_categorical() || dtype.is_enum();
+    // Categorical and enum columns (pandas' `category`) hold strings.
+    let castable = dtype.is_categorical() || dtype.is_enum() || (allow_cast && dtype.is_integer());
     let col = if dtype == &DataType::String {
         col.clone()
-    } else if allow_cast && castable {
+    } else if castable {
         col.cast(&DataType::String)
             .map_err(|e| IoError::parquet(path, "cannot read", e))?
     } else {

@@ -503,6 +503,20 @@ fn parquet_documents() {
 }
 
 #[test]
+fn parquet_categorical_text_reads_as_strings() {
+    // pandas writes a `category` column as a dictionary, read as categorical.
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("cat.parquet");
+    let text = Column::new("text".into(), ["Alpha.", "Beta.", "Alpha."])
+        .cast(&DataType::from_categories(Categories::global()))
+        .unwrap();
+    write_parquet(&path, vec![text]);
+    let docs = read_one(&path, &ReadOptions::default()).unwrap();
+    let texts: Vec<_> = docs.iter().map(|d| d.text.as_str()).collect();
+    assert_eq!(texts, ["Alpha.", "Beta.", "Alpha."]);
+}
+
+#[test]
 fn parquet_input_errors() {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("wrong.parquet");
