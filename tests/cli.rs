@@ -190,6 +190,20 @@ mod label {
     }
 
     #[test]
+    fn an_output_path_that_cannot_be_a_file_is_named_before_any_work() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let input = fixture("joint-statement.txt");
+        label_to(&model, &[&input], tmp.path(), &[])
+            .exits(2)
+            .stderr_has(&["is a directory; -o takes a file path"]);
+        let nowhere = tmp.path().join("no-such-folder").join("out.parquet");
+        label_to(&model, &[&input], &nowhere, &[])
+            .exits(2)
+            .stderr_has(&["the folder", "no-such-folder does not exist"]);
+    }
+
+    #[test]
     fn a_file_given_twice_is_labelled_once_and_shared_doc_ids_are_flagged() {
         let tmp = tempfile::tempdir().unwrap();
         let model = tiny_model(tmp.path());

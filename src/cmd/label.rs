@@ -273,6 +273,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let started = Instant::now();
     let format = output_format(&args);
     let to_stdout = args.output.as_os_str() == "-";
+    if !to_stdout {
+        crate::cmd::check_output_file(&args.output)?;
+    }
     if to_stdout && format == OutputFormat::Parquet && std::io::stdout().is_terminal() {
         bail!(
             "not writing Parquet (binary) to the terminal: pass --format jsonl or csv, \

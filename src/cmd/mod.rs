@@ -22,6 +22,30 @@ pub fn at_least<const MIN: usize>(value: &str) -> Result<usize, String> {
     }
 }
 
+/// Checks, before any work, that `path` can be an output file: not an
+/// existing directory, and in a folder that exists.
+pub fn check_output_file(path: &std::path::Path) -> anyhow::Result<()> {
+    if path.is_dir() {
+        anyhow::bail!(
+            "{} is a directory; -o takes a file path (e.g. {})",
+            path.display(),
+            path.join("labels.parquet").display()
+        );
+    }
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if !parent.is_dir() {
+        anyhow::bail!(
+            "cannot write {}: the folder {} does not exist",
+            path.display(),
+            parent.display()
+        );
+    }
+    Ok(())
+}
+
 /// Clap value parser for a share or score: a number from 0 to 1 (NaN and
 /// infinities refused).
 pub fn unit_interval(value: &str) -> Result<f64, String> {

@@ -20,6 +20,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     if let Some(output) = &args.output {
+        crate::cmd::check_output_file(output)?;
         if stance_io::same_file(output, &args.input) {
             anyhow::bail!(
                 "{} is both the input and the output (-o): writing would overwrite it; \
