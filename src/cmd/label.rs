@@ -204,7 +204,12 @@ fn discover_inputs(args: &Args, skipped: &mut Vec<String>) -> Result<Vec<InputFi
 ///   note;
 /// * text documents from different files that get the same doc_id (two
 ///   `a.txt` in different folders) get a warning: `source` tells them apart.
-fn check_inputs(files: Vec<InputFile>, args: &Args, to_stdout: bool) -> Result<Vec<InputFile>> {
+fn check_inputs(
+    files: Vec<InputFile>,
+    args: &Args,
+    read_options: &ReadOptions,
+    to_stdout: bool,
+) -> Result<Vec<InputFile>> {
     let output = if to_stdout {
         None
     } else {
@@ -248,10 +253,8 @@ fn check_inputs(files: Vec<InputFile>, args: &Args, to_stdout: bool) -> Result<V
             continue;
         }
         seen.insert(identity, file.path.clone());
-        let is_text = args.input_format.map_or_else(
-            || stance_io::InputFormat::from_path(&file.path) == Some(InputFormat::Text),
-            |f| matches!(f, InFormat::Text),
-        );
+        let is_text =
+            stance_io::resolve_format(&file, read_options).ok() == Some(InputFormat::Text);
         if is_text {
             if let Some(first) = text_ids.insert(file.file_id(), file.path.clone()) {
                 eprintln!(
@@ -306,7 +309,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         lossy: args.lossy,
     };
     let mut skipped: Vec<String> = Vec::new();
-    let files = check_inputs(discover_inputs(&args, &mut skipped)?, &args, to_stdout)?;
+    let files = check_inputs(
+        discover_inputs(&args, &mut skipped)?,
+        &args,
+        &read_options,
+        to_stdout,
+    )?;
     let metadata = OutputMetadata {
         stance_version: env!("CARGO_PKG_VERSION").to_string(),
         model_name: classifier.model_dir().name(),
@@ -385,10 +393,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         // temporary file goes with it) and fail.
         drop(writer);
         bar.finish_and_clear();
-        eprintln!("skipped {} file(s):", skipped.len());
-        for s in &skipped {
-            eprintln!("  {s}");
-        }
+        list_skipped(&skipped);
         bail!("every input was skipped; nothing written");
     }
     writer.finish()?;
@@ -414,13 +419,19 @@ pub fn run(args: Args) -> Result<ExitCode> {
             if to_stdout { String::new() } else { format!("; wrote {}", args.output.display()) },
         );
     }
-    if !skipped.is_empty() {
-        eprintln!("skipped {} file(s):", skipped.len());
-        for s in &skipped {
-            eprintln!("  {s}");
-        }
-    }
+    list_skipped(&skipped);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Lists the files --skip-errors skipped, if any, with their errors.
+fn list_skipped(skipped: &[String]) {
+    if skipped.is_empty() {
+        return;
+    }
+    eprintln!("skipped {} file(s):", skipped.len());
+    for s in skipped {
+        eprintln!("  {s}");
+    }
 }
 
 /// Labels the pending sentences and writes them, in input order.

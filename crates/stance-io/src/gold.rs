@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::input::{
     check_last_record_quotes, column_as_strings, csv_error, csv_reader, decode, json_type,
-    jsonl_objects, missing_column, parquet_column_names, required_string, LineEnds,
+    jsonl_objects, missing_column, number_id, parquet_column_names, required_string, LineEnds,
 };
 use crate::{InputFormat, IoError};
 
@@ -143,16 +143,7 @@ fn json_field(
     match obj.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(Value::Number(n)) if numbers => match crate::input::number_id(n) {
-            Some(id) => Ok(Some(id)),
-            None => Err(IoError::WrongFieldType {
-                path: path.to_path_buf(),
-                line,
-                field: field.to_string(),
-                expected: crate::input::NUMBER_ID_EXPECTED,
-                found: crate::input::NUMBER_ID_FOUND,
-            }),
-        },
+        Some(Value::Number(n)) if numbers => number_id(n, field, path, line).map(Some),
         Some(other) => Err(IoError::WrongFieldType {
             path: path.to_path_buf(),
             line,

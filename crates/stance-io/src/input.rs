@@ -376,7 +376,7 @@ pub(crate) fn decode(mut bytes: Vec<u8>, path: &Path, lossy: bool) -> Result<Str
             } else {
                 Err(IoError::InvalidUtf8 {
                     path: path.to_path_buf(),
-                    line: crate::stream::count_newlines(&bytes[..offset - bom]) + 1,
+                    line: crate::stream::line_at(&bytes, offset - bom),
                     offset,
                 })
             }
@@ -411,29 +411,32 @@ pub(crate) fn required_string(
     }
 }
 
-/// What an id field may hold, for the error when a number cannot be an id.
-pub(crate) const NUMBER_ID_EXPECTED: &str =
-    "a string, or a number below 2^53 (write larger ids as strings)";
-/// What it held.
-pub(crate) const NUMBER_ID_FOUND: &str = "a number too large to keep all its digits";
-
-/// A JSON number as a document id: integers with their digits (`1e2` and
-/// `100.0` read as `100`, `-0` as `0`), other numbers as JSON writes them.
-/// None for a whole number too large for a double to hold exactly (JSON
-/// parsers read `18446744073709551616` as a double, which would merge it
-/// with its neighbours).
-pub(crate) fn number_id(n: &serde_json::Number) -> Option<String> {
+/// A JSON number in id field `field` of record `line`, as a document id:
+/// integers with their digits (`1e2` and `100.0` read as `100`, `-0` as
+/// `0`), other numbers as JSON writes them. A whole number too large for a
+/// double to hold exactly is an error: JSON parsers read
+/// `18446744073709551616` as a double, which would merge it with its
+/// neighbours.
+pub(crate) fn number_id(
+    n: &serde_json::Number,
+    field: &str,
+    path: &Path,
+    line: usize,
+) -> Result<String, IoError> {
     if n.is_i64() || n.is_u64() {
-        return Some(n.to_string());
+        return Ok(n.to_string());
     }
-    let x = n.as_f64()?;
     const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
-    if x.fract() != 0.0 {
-        Some(n.to_string())
-    } else if x.abs() < EXACT {
-        Some(format!("{}", x as i64))
-    } else {
-        None
+    match n.as_f64() {
+        Some(x) if x.fract() != 0.0 => Ok(n.to_string()),
+        Some(x) if x.abs() < EXACT => Ok(format!("{}", x as i64)),
+        _ => Err(IoError::WrongFieldType {
+            path: path.to_path_buf(),
+            line,
+            field: field.to_string(),
+            expected: "a string, or a number below 2^53 (write larger ids as strings)",
+            found: "a number too large to keep all its digits",
+        }),
     }
 }
 
@@ -774,13 +777,7 @@ impl Ctx {
         let text = required_string(&obj, field, &self.path, line)?;
         let doc_id = match obj.get(id_field) {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
-            Some(Value::Number(n)) => number_id(n).ok_or_else(|| IoError::WrongFieldType {
-                path: self.path.clone(),
-                line,
-                field: id_field.to_string(),
-                expected: NUMBER_ID_EXPECTED,
-                found: NUMBER_ID_FOUND,
-            })?,
+            Some(Value::Number(n)) => number_id(n, id_field, &self.path, line)?,
             Some(Value::String(_)) | Some(Value::Null) => self.fallback_id(line),
             Some(other) => {
                 return Err(IoError::WrongFieldType {

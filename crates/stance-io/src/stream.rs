@@ -108,8 +108,6 @@ pub(crate) struct Utf8Reader {
     /// Decoded bytes, and how many of them were consumed.
     decoded: Vec<u8>,
     consumed: usize,
-    /// Line ends in the decoded bytes handed out before `decoded`.
-    lines_before: usize,
     eof: bool,
     /// The first failure, kept to be reported as an [`IoError`].
     failure: Option<IoError>,
@@ -117,9 +115,20 @@ pub(crate) struct Utf8Reader {
 
 const READ_CHUNK: usize = 64 * 1024;
 
-/// How many `\n` bytes `bytes` holds.
-pub(crate) fn count_newlines(bytes: &[u8]) -> usize {
-    bytes.iter().filter(|&&b| b == b'\n').count()
+/// The 1-based line of byte `offset` in `bytes`.
+pub(crate) fn line_at(bytes: &[u8], offset: usize) -> usize {
+    bytes[..offset].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+/// The 1-based line of byte `offset` of the file at `path`, read again up to
+/// there: for error messages only, so that reading never counts lines.
+/// 0 if the file cannot be read again.
+fn line_in_file(path: &Path, offset: usize) -> usize {
+    let mut prefix = Vec::with_capacity(offset);
+    match File::open(path).and_then(|f| f.take(offset as u64).read_to_end(&mut prefix)) {
+        Ok(n) if n == offset => line_at(&prefix, offset),
+        _ => 0,
+    }
 }
 
 impl Utf8Reader {
@@ -152,7 +161,6 @@ impl Utf8Reader {
             raw_offset,
             decoded: Vec::new(),
             consumed: 0,
-            lines_before: 0,
             eof: false,
             failure: None,
         })
@@ -230,10 +238,11 @@ impl Utf8Reader {
                         return Err(self.fail(IoError::Binary { path }));
                     }
                     if !self.lossy {
+                        let offset = self.raw_offset + start;
                         let err = IoError::InvalidUtf8 {
                             path: self.path.clone(),
-                            line: self.lines_before + count_newlines(&self.decoded) + 1,
-                            offset: self.raw_offset + start,
+                            line: line_in_file(&self.path, offset),
+                            offset,
                         };
                         return Err(self.fail(err));
                     }
@@ -255,7 +264,6 @@ impl BufRead for Utf8Reader {
             return Err(io::Error::new(io::ErrorKind::InvalidData, "invalid UTF-8"));
         }
         while self.consumed == self.decoded.len() {
-            self.lines_before += count_newlines(&self.decoded);
             self.decoded.clear();
             self.consumed = 0;
             if self.eof {
