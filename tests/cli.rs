@@ -1437,6 +1437,45 @@ mod summarize {
     }
 
     #[test]
+    fn odd_doc_ids_keep_the_table_aligned_and_the_terminal_safe() {
+        // A label output written by another tool: a doc_id with a newline
+        // and a terminal escape, one with wide characters, one far too long.
+        let tmp = tempfile::tempdir().unwrap();
+        let labels = tmp.path().join("labels.jsonl");
+        let long = "x".repeat(100);
+        let rows = [
+            ("a\nb\u{1b}[2J", "other"),
+            ("日本語の声明", "condemnation"),
+            (long.as_str(), "commitment"),
+        ];
+        let text: String = rows
+            .iter()
+            .map(|(doc, label)| format!("{}\n", serde_json::json!({"doc_id": doc, "label": label})))
+            .collect();
+        fs::write(&labels, text).unwrap();
+        let ran = run(&[&"summarize", &labels]).ok();
+        assert!(!ran.stdout.contains('\u{1b}'), "{:?}", ran.stdout);
+        let lines: Vec<&str> = ran.stdout.lines().collect();
+        assert_eq!(lines.len(), 2 + rows.len(), "{}", ran.stdout);
+        assert!(lines[1].starts_with("a\\nb\\u{1b}[2J "), "{}", lines[1]);
+        assert!(
+            lines[3].starts_with(&format!("{}…", "x".repeat(59))),
+            "{}",
+            lines[3]
+        );
+        // Every row ends its sentence count (1 here) at the terminal column
+        // where the header ends "sentences".
+        let column = |line: &str, field: &str| {
+            let end = line.find(field).unwrap() + field.len();
+            stance_eval::render::display_width(&line[..end])
+        };
+        let header = column(lines[0], "sentences");
+        for line in &lines[1..=rows.len()] {
+            assert_eq!(column(line, "        1 "), header + 1, "{}", ran.stdout);
+        }
+    }
+
+    #[test]
     fn prints_per_document_counts() {
         let tmp = tempfile::tempdir().unwrap();
         let (out, counts) = labelled(tmp.path());

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use stance_eval::render::{display_width, printable};
 
 /// Print label counts and shares per document of a file written by `stance label`.
 ///
@@ -42,10 +43,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let labels = stance_io::LABELS;
     let width = docs
         .iter()
-        .map(|d| d.doc_id.chars().count())
+        .map(|d| display_width(&printable(&d.doc_id)))
         .max()
         .unwrap_or(6)
-        .clamp(6, 60);
+        .clamp(6, MAX_ID_WIDTH);
     let mut out = String::new();
     out.push_str(&format!("{:<width$} {:>9}", "doc_id", "sentences"));
     for l in labels {
@@ -54,7 +55,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     out.push('\n');
     let mut totals = [0u64; 4];
     for d in &docs {
-        out.push_str(&format!("{:<width$} {:>9}", d.doc_id, d.total()));
+        out.push_str(&format!("{} {:>9}", fit(&d.doc_id, width), d.total()));
         for (i, &c) in d.counts.iter().enumerate() {
             totals[i] += c;
             let share = 100.0 * c as f64 / d.total().max(1) as f64;
@@ -79,4 +80,62 @@ pub fn run(args: Args) -> Result<ExitCode> {
         eprintln!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The widest doc_id column; longer ids are cut short with "…".
+const MAX_ID_WIDTH: usize = 60;
+
+/// `text` made printable and padded with spaces to `width` terminal
+/// columns, or cut short with "…" where it is wider.
+fn fit(text: &str, width: usize) -> String {
+    let text = printable(text);
+    let mut used = display_width(&text);
+    let mut cell = if used <= width {
+        text
+    } else {
+        let mut cut = String::new();
+        used = 1; // the "…"
+        for c in text.chars() {
+            let w = display_width(c.encode_utf8(&mut [0; 4]));
+            if used + w > width {
+                break;
+            }
+            used += w;
+            cut.push(c);
+        }
+        cut.push('…');
+        cut
+    };
+    cell.extend(std::iter::repeat_n(' ', width - used));
+    cell
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_are_padded_by_terminal_columns() {
+        assert_eq!(fit("abc", 6), "abc   ");
+        // Two columns per CJK character; none for a combining accent.
+        assert_eq!(fit("日本", 6), "日本  ");
+        assert_eq!(
+            fit("e\u{301}t\u{301}e\u{301}", 6),
+            "e\u{301}t\u{301}e\u{301}   "
+        );
+    }
+
+    #[test]
+    fn long_ids_are_cut_short_within_the_column() {
+        assert_eq!(fit("abcdefgh", 6), "abcde…");
+        // A wide character that would cross the edge is left out whole.
+        assert_eq!(fit("ab日本語", 6), "ab日… ");
+        assert_eq!(display_width(&fit("ab日本語", 6)), 6);
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(printable("a\nb\tc\u{1b}[2J"), "a\\nb\\tc\\u{1b}[2J");
+        assert_eq!(fit("a\nb", 6), "a\\nb  ");
+    }
 }

@@ -194,8 +194,30 @@ fn sections(report: &Report) -> Vec<Section> {
     out
 }
 
+/// `text` with control characters (newlines, tabs, terminal escapes)
+/// written as escapes, so that text from an input file (a `source`, a
+/// `doc_id`) cannot break a table or drive the terminal.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Columns `text` takes on a terminal: wide (CJK) characters take two,
+/// combining marks none.
+pub fn display_width(text: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(text)
+}
+
+/// A Markdown table cell: printable, with `|` escaped.
 fn escape_cell(s: &str) -> String {
-    s.replace('|', "\\|")
+    printable(s).replace('|', "\\|")
 }
 
 /// A Markdown pipe table; the first column is left-aligned, the others
@@ -222,17 +244,21 @@ pub fn markdown_table<S: AsRef<str>>(headers: &[S], rows: &[Vec<String>]) -> Str
 /// rule under the header.
 pub fn text_table<S: AsRef<str>>(headers: &[S], rows: &[Vec<String>]) -> String {
     let cols = headers.len();
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.as_ref().chars().count()).collect();
-    for row in rows {
-        for (i, c) in row.iter().enumerate().take(cols) {
-            widths[i] = widths[i].max(c.chars().count());
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().take(cols).map(|c| printable(c)).collect())
+        .collect();
+    let mut widths: Vec<usize> = headers.iter().map(|h| display_width(h.as_ref())).collect();
+    for row in &rows {
+        for (i, c) in row.iter().enumerate() {
+            widths[i] = widths[i].max(display_width(c));
         }
     }
     let fmt_row = |cells: &mut dyn Iterator<Item = &str>| {
         let line: Vec<String> = cells
             .enumerate()
             .map(|(i, c)| {
-                let pad = " ".repeat(widths[i].saturating_sub(c.chars().count()));
+                let pad = " ".repeat(widths[i].saturating_sub(display_width(c)));
                 if i == 0 {
                     format!("{c}{pad}")
                 } else {
@@ -251,8 +277,8 @@ pub fn text_table<S: AsRef<str>>(headers: &[S], rows: &[Vec<String>]) -> String 
             .iter()
             .map(String::as_str),
     ));
-    for row in rows {
-        out.push_str(&fmt_row(&mut row.iter().map(String::as_str).take(cols)));
+    for row in &rows {
+        out.push_str(&fmt_row(&mut row.iter().map(String::as_str)));
     }
     out
 }

@@ -108,3 +108,22 @@ fn tables() {
         "name         n\n---------  ---\nlong name    1\ns          100\n"
     );
 }
+
+#[test]
+fn cells_from_input_files_cannot_break_a_table() {
+    // A newline or a terminal escape in a cell is written as an escape; wide
+    // characters count two columns, combining accents none.
+    let rows = vec![
+        vec!["a\nb\u{1b}[2J".to_string(), "1".to_string()],
+        vec!["日本".to_string(), "2".to_string()],
+        vec!["e\u{301}".to_string(), "3".to_string()],
+    ];
+    assert_eq!(
+        markdown_table(&["k", "v"], &rows),
+        "| k | v |\n| --- | ---: |\n| a\\nb\\u{1b}[2J | 1 |\n| 日本 | 2 |\n| e\u{301} | 3 |\n"
+    );
+    assert_eq!(
+        text_table(&["k", "v"], &rows),
+        "k              v\n-------------  -\na\\nb\\u{1b}[2J  1\n日本           2\ne\u{301}              3\n"
+    );
+}
