@@ -1780,6 +1780,8 @@ mod train {
                 &"--label-smoothing",
                 &"0.1",
                 &"--freeze-word-embeddings",
+                &"--rdrop",
+                &"2",
                 &"--batch-size",
                 &"4",
             ],
@@ -1811,6 +1813,7 @@ mod train {
         assert_eq!(log["layer_decay"], 0.9);
         assert_eq!(log["label_smoothing"], 0.1);
         assert_eq!(log["freeze_word_embeddings"], true);
+        assert_eq!(log["rdrop"], 2.0);
         let best = log["best_epoch"].as_u64().unwrap();
         assert!((1..=3).contains(&best), "{log}");
         let epochs = log["epochs_run"].as_array().unwrap();

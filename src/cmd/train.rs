@@ -92,6 +92,12 @@ pub struct Args {
     /// that annotators could read either way (0: none; 0.1 is common).
     #[arg(long, default_value_t = 0.0, value_name = "EPSILON")]
     pub label_smoothing: f64,
+    /// R-Drop: run each batch twice under different dropout masks and add
+    /// this weight times the symmetric KL divergence between the two
+    /// predictions to the loss, so the model learns to answer the same
+    /// whatever dropout leaves out (0: off). Each step costs about twice as much.
+    #[arg(long, default_value_t = 0.0, value_name = "WEIGHT")]
+    pub rdrop: f64,
     /// Distil from these fine-tuned models (comma-separated or repeated):
     /// their probabilities on each training sentence, averaged over the
     /// teachers (each at its calibrated temperature, reading context as it
@@ -295,6 +301,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             args.teacher_weight
         },
         label_smoothing: args.label_smoothing,
+        rdrop: args.rdrop,
         max_grad_norm: 1.0,
         storage: match args.storage {
             Storage::F16 => StorageDType::F16,
@@ -398,6 +405,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "teachers": teachers,
         "teacher_weight": if args.teachers.is_empty() { None } else { Some(args.teacher_weight) },
         "label_smoothing": args.label_smoothing,
+        "rdrop": args.rdrop,
         "ema": args.ema,
         "best_epoch": outcome.best_epoch,
         "best_weights": outcome.best_weights.to_string(),

@@ -77,6 +77,11 @@ pub struct TrainConfig {
     /// Share of each target spread evenly over all labels (label smoothing;
     /// 0 = none), applied after the secondary and teacher mixing.
     pub label_smoothing: f64,
+    /// R-Drop consistency weight (0 = off): each batch runs through the
+    /// encoder twice with different dropout masks, and this weight times the
+    /// mean symmetric KL divergence between the two predictions joins the
+    /// loss. Doubles the work of a step.
+    pub rdrop: f64,
     pub max_grad_norm: f64,
     pub storage: StorageDType,
     /// Decays of exponential moving averages of the weights, each scored on
@@ -105,6 +110,7 @@ impl Default for TrainConfig {
             secondary_weight: 0.0,
             teacher_weight: 0.0,
             label_smoothing: 0.0,
+            rdrop: 0.0,
             max_grad_norm: 1.0,
             storage: StorageDType::F16,
             average_decays: Vec::new(),
@@ -275,6 +281,12 @@ pub fn train(
             cfg.label_smoothing
         )));
     }
+    if !(cfg.rdrop >= 0.0 && cfg.rdrop.is_finite()) {
+        return Err(TrainError::Invalid(format!(
+            "R-Drop weight {} must be a finite number, 0 or above",
+            cfg.rdrop
+        )));
+    }
     if !(0.0..1.0).contains(&cfg.secondary_weight) {
         return Err(TrainError::Invalid(
             "secondary weight must be in [0, 1)".into(),
@@ -420,7 +432,11 @@ pub fn train(
         observer.epoch_started(epoch, batches.len());
         let mut loss_sum = 0.0;
         for (i, batch) in batches.iter().enumerate() {
-            let rows: Vec<&Encoded> = batch.iter().map(|&j| &train_encoded[j]).collect();
+            let mut rows: Vec<&Encoded> = batch.iter().map(|&j| &train_encoded[j]).collect();
+            if cfg.rdrop > 0.0 {
+                // The same rows again: one forward pass, two dropout masks.
+                rows.extend_from_within(..);
+            }
             let inputs = tokenizer.batch(&rows, &device)?;
             let logits = model.forward(
                 &inputs.input_ids,
@@ -444,7 +460,11 @@ pub fn train(
                 targets.1,
             );
             let log_probs = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
-            let loss = ((log_probs * targets)?.sum_all()? * (-1.0 / norm))?;
+            let loss = if cfg.rdrop > 0.0 {
+                consistency_loss(&log_probs, &targets, norm, cfg.rdrop)?
+            } else {
+                weighted_cross_entropy(&log_probs, &targets, norm)?
+            };
             let loss_value = loss.to_scalar::<f32>()? as f64;
             let grads = loss.backward()?;
             let lr = schedule.rate(global_step);
@@ -542,6 +562,38 @@ pub fn train(
         seconds: started.elapsed().as_secs_f64(),
         stopped_early,
     })
+}
+
+/// Cross-entropy of log-probabilities against class-weighted target rows:
+/// their weighted mean, as PyTorch's `cross_entropy(weight=...)` computes it.
+/// `norm` is the sum of the row weights ([`target_weights`]).
+fn weighted_cross_entropy(
+    log_probs: &Tensor,
+    targets: &Tensor,
+    norm: f64,
+) -> candle_core::Result<Tensor> {
+    (log_probs * targets)?.sum_all()? * (-1.0 / norm)
+}
+
+/// R-Drop (Liang et al., 2021): `log_probs` holds every row of the batch
+/// twice, each pass under its own dropout mask. The loss is the mean
+/// cross-entropy of both passes plus `weight` times the mean over rows of
+/// the symmetric KL divergence between them, `(KL(p‖q) + KL(q‖p)) / 2 =
+/// Σ (p − q)(log p − log q) / 2`.
+fn consistency_loss(
+    log_probs: &Tensor,
+    targets: &Tensor,
+    norm: f64,
+    weight: f64,
+) -> candle_core::Result<Tensor> {
+    let rows = targets.dim(0)?;
+    let first = log_probs.narrow(0, 0, rows)?;
+    let second = log_probs.narrow(0, rows, rows)?;
+    let cross_entropy = ((weighted_cross_entropy(&first, targets, norm)?
+        + weighted_cross_entropy(&second, targets, norm)?)?
+        * 0.5)?;
+    let divergence = ((first.exp()? - second.exp()?)? * (&first - &second)?)?.sum_all()?;
+    cross_entropy + (divergence * (0.5 * weight / rows as f64))?
 }
 
 /// The word-embedding matrix, as `BertForSequenceClassification` names it.
@@ -703,5 +755,33 @@ mod tests {
             "{t:?}"
         );
         assert_eq!(norm, 4.0);
+    }
+    #[test]
+    fn consistency_loss_adds_the_symmetric_divergence_of_the_two_passes() {
+        let device = Device::Cpu;
+        let log_probs = |rows: &[[f32; 2]]| {
+            let flat: Vec<f32> = rows.iter().flatten().map(|p| p.ln()).collect();
+            Tensor::from_vec(flat, (rows.len(), 2), &device).unwrap()
+        };
+        let targets = Tensor::from_vec(vec![1f32, 0.], (1, 2), &device).unwrap();
+        let value = |t: Tensor| t.to_scalar::<f32>().unwrap() as f64;
+
+        // One row, gold label 0, seen as p = (0.5, 0.5) and q = (0.8, 0.2).
+        // Cross-entropy: (−ln 0.5 − ln 0.8) / 2 = 0.458145.
+        // Σ (p − q)(ln p − ln q) = −0.3 · (ln 0.5 − ln 0.8) + 0.3 · (ln 0.5 − ln 0.2)
+        //   = 0.141001 + 0.274887 = 0.415888; half of it, times weight 2: 0.415888.
+        let both = log_probs(&[[0.5, 0.5], [0.8, 0.2]]);
+        let loss = value(consistency_loss(&both, &targets, 1.0, 2.0).unwrap());
+        assert!((loss - (0.458145 + 0.415888)).abs() < 1e-5, "{loss}");
+
+        // Two passes that agree add nothing to the cross-entropy.
+        let same = log_probs(&[[0.8, 0.2], [0.8, 0.2]]);
+        let loss = value(consistency_loss(&same, &targets, 1.0, 2.0).unwrap());
+        let alone =
+            value(weighted_cross_entropy(&log_probs(&[[0.8, 0.2]]), &targets, 1.0).unwrap());
+        assert!(
+            (loss - alone).abs() < 1e-7 && (alone - 0.223144).abs() < 1e-5,
+            "{loss} {alone}"
+        );
     }
 }

@@ -514,3 +514,92 @@ fn frozen_word_embeddings_stay_as_the_base_has_them() {
     let free = trained(false, "free");
     assert_ne!(tensor(&free, words), tensor(&base_weights, words));
 }
+
+#[test]
+fn r_drop_adds_nothing_when_dropout_is_off_and_trains_when_it_is_on() {
+    let (dir, base) = tiny_base();
+    let data = examples();
+    let epoch_losses = |cfg: &TrainConfig, name: &str| {
+        let mut record = Record::default();
+        let outcome = train(
+            &base,
+            &labels(),
+            &data,
+            &data,
+            cfg,
+            &dir.path().join(name),
+            &mut record,
+        )
+        .unwrap();
+        let losses: Vec<f64> = record.epochs.iter().map(|e| e.train_loss).collect();
+        (losses, outcome)
+    };
+    let short = TrainConfig {
+        epochs: 5,
+        ..config()
+    };
+
+    // With no dropout anywhere (--dropout leaves attention dropout to the
+    // base config) both passes see the same network: the divergence is 0
+    // and the loss is the plain cross-entropy, so training follows the same
+    // path (up to the order of float sums over the doubled batch).
+    let config_path = base.join("config.json");
+    let config_text = std::fs::read_to_string(&config_path).unwrap();
+    let no_attention_dropout = config_text.replace(
+        "\"attention_probs_dropout_prob\": 0.1",
+        "\"attention_probs_dropout_prob\": 0.0",
+    );
+    assert_ne!(config_text, no_attention_dropout, "{config_text}");
+    std::fs::write(&config_path, &no_attention_dropout).unwrap();
+    let (plain, _) = epoch_losses(&short, "plain");
+    let (doubled, _) = epoch_losses(
+        &TrainConfig {
+            rdrop: 4.0,
+            ..short.clone()
+        },
+        "doubled",
+    );
+    for (a, b) in plain.iter().zip(&doubled) {
+        assert!(
+            (a - b).abs() < 1e-4 * a.max(1.0),
+            "{plain:?} vs {doubled:?}"
+        );
+    }
+
+    std::fs::write(&config_path, &config_text).unwrap();
+
+    // With dropout, the two passes differ: the loss carries the divergence,
+    // yet training still fits and the saved model labels.
+    let with_dropout = TrainConfig {
+        dropout: Some(0.2),
+        ..config()
+    };
+    let (without_rdrop, _) = epoch_losses(&with_dropout, "dropout");
+    let (losses, outcome) = epoch_losses(
+        &TrainConfig {
+            rdrop: 4.0,
+            ..with_dropout.clone()
+        },
+        "rdrop",
+    );
+    assert_ne!(losses, without_rdrop);
+    assert!(
+        losses.last().unwrap() < &(losses[0] * 0.7),
+        "training loss should fall: {losses:?} (without R-Drop: {without_rdrop:?})"
+    );
+    assert!(outcome.best_macro_f1 > 0.5, "{}", outcome.best_macro_f1);
+    assert_saved_model_reproduces(
+        &dir.path().join("rdrop"),
+        &data,
+        &outcome.best_dev_predictions,
+    );
+
+    for weight in [-1.0, f64::NAN, f64::INFINITY] {
+        let bad = TrainConfig {
+            rdrop: weight,
+            ..config()
+        };
+        let err = train_on(&base, &data, &bad, &dir.path().join("bad")).unwrap_err();
+        assert!(err.to_string().contains("R-Drop"), "{err}");
+    }
+}
