@@ -756,6 +756,7 @@ mod tests {
         );
         assert_eq!(norm, 4.0);
     }
+
     #[test]
     fn consistency_loss_adds_the_symmetric_divergence_of_the_two_passes() {
         let device = Device::Cpu;
