@@ -603,10 +603,7 @@ mod label {
             .collect();
         // The tiny model has 64 positions, so the default of 128 tokens
         // cannot apply.
-        let summary = format!(
-            "labelled 1 documents, 8 sentences ({}); ",
-            counts.join(", ")
-        );
+        let summary = format!("labelled 1 document, 8 sentences ({}); ", counts.join(", "));
         let ran = ran.stderr_has(&[&summary, "truncated to 64 tokens", "wrote "]);
         assert!(!ran.stderr.contains("128 tokens"), "{}", ran.stderr);
         let ran = run(&[

@@ -407,16 +407,20 @@ pub fn run(args: Args) -> Result<ExitCode> {
             .map(|l| format!("{l} {}", tally.per_label.get(l).copied().unwrap_or(0)))
             .collect();
         eprintln!(
-            "labelled {} documents, {} sentences ({}); {} truncated to {} tokens; {:.1} s, {:.0} sentences/s{}",
-            tally.documents,
-            tally.sentences,
+            "labelled {}, {} ({}); {} truncated to {} tokens; {:.1} s, {:.0} sentences/s{}",
+            count(tally.documents, "document"),
+            count(tally.sentences, "sentence"),
             counts.join(", "),
             tally.truncated,
             // The model cannot take more tokens than it has positions.
             classifier.max_tokens(),
             seconds,
             tally.sentences as f64 / seconds.max(1e-9),
-            if to_stdout { String::new() } else { format!("; wrote {}", args.output.display()) },
+            if to_stdout {
+                String::new()
+            } else {
+                format!("; wrote {}", args.output.display())
+            },
         );
     }
     list_skipped(&skipped);
@@ -475,4 +479,13 @@ fn flush(
         .collect();
     writer.write_batch(&rows)?;
     Ok(())
+}
+
+/// `n` and the noun, plural unless `n` is 1: "1 document", "2 documents".
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("{n} {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
