@@ -41,9 +41,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     let docs = stance_io::document_label_counts(&args.input)?;
     let labels = stance_io::LABELS;
-    let width = docs
+    // Ids as the terminal will show them, escaped once for both the column
+    // width and the rows.
+    let ids: Vec<String> = docs.iter().map(|d| printable(&d.doc_id)).collect();
+    let width = ids
         .iter()
-        .map(|d| display_width(&printable(&d.doc_id)))
+        .map(|id| display_width(id))
         .max()
         .unwrap_or(6)
         .clamp(6, MAX_ID_WIDTH);
@@ -54,8 +57,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     out.push('\n');
     let mut totals = [0u64; 4];
-    for d in &docs {
-        out.push_str(&format!("{} {:>9}", fit(&d.doc_id, width), d.total()));
+    for (d, id) in docs.iter().zip(ids) {
+        out.push_str(&format!("{} {:>9}", fit(id, width), d.total()));
         for (i, &c) in d.counts.iter().enumerate() {
             totals[i] += c;
             let share = 100.0 * c as f64 / d.total().max(1) as f64;
@@ -85,10 +88,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
 /// The widest doc_id column; longer ids are cut short with "…".
 const MAX_ID_WIDTH: usize = 60;
 
-/// `text` made printable and padded with spaces to `width` terminal
-/// columns, or cut short with "…" where it is wider.
-fn fit(text: &str, width: usize) -> String {
-    let text = printable(text);
+/// Printable `text` (see [`printable`]) padded with spaces to `width`
+/// terminal columns, or cut short with "…" where it is wider.
+fn fit(text: String, width: usize) -> String {
     let mut used = display_width(&text);
     let mut cell = if used <= width {
         text
@@ -116,26 +118,26 @@ mod tests {
 
     #[test]
     fn cells_are_padded_by_terminal_columns() {
-        assert_eq!(fit("abc", 6), "abc   ");
+        assert_eq!(fit(printable("abc"), 6), "abc   ");
         // Two columns per CJK character; none for a combining accent.
-        assert_eq!(fit("日本", 6), "日本  ");
+        assert_eq!(fit(printable("日本"), 6), "日本  ");
         assert_eq!(
-            fit("e\u{301}t\u{301}e\u{301}", 6),
+            fit(printable("e\u{301}t\u{301}e\u{301}"), 6),
             "e\u{301}t\u{301}e\u{301}   "
         );
     }
 
     #[test]
     fn long_ids_are_cut_short_within_the_column() {
-        assert_eq!(fit("abcdefgh", 6), "abcde…");
+        assert_eq!(fit(printable("abcdefgh"), 6), "abcde…");
         // A wide character that would cross the edge is left out whole.
-        assert_eq!(fit("ab日本語", 6), "ab日… ");
-        assert_eq!(display_width(&fit("ab日本語", 6)), 6);
+        assert_eq!(fit(printable("ab日本語"), 6), "ab日… ");
+        assert_eq!(display_width(&fit(printable("ab日本語"), 6)), 6);
     }
 
     #[test]
     fn control_characters_are_escaped() {
         assert_eq!(printable("a\nb\tc\u{1b}[2J"), "a\\nb\\tc\\u{1b}[2J");
-        assert_eq!(fit("a\nb", 6), "a\\nb  ");
+        assert_eq!(fit(printable("a\nb"), 6), "a\\nb  ");
     }
 }
