@@ -245,7 +245,7 @@ mod label {
         let missing = tmp.path().join("missing.txt");
         label_to(&model, &[&missing, &doc], &out, &["--skip-errors"])
             .ok()
-            .stderr_has(&["skipped 1 file", "missing.txt"]);
+            .stderr_has(&["skipped 1 file:", "missing.txt"]);
         assert_eq!(jsonl_rows(&read_text(&out)).len(), 1);
         // Every input skipped: a failure, and the previous output stays.
         label_to(&model, &[&missing], &out, &["--skip-errors"])
@@ -865,7 +865,7 @@ mod errors {
         assert_no_output(&out);
         let ran = label_to(&model, &inputs, &out, &["--skip-errors"])
             .ok()
-            .stderr_has(&["skipped 2 file(s)", "bad.jsonl:2", "bad-bytes.txt"]);
+            .stderr_has(&["skipped 2 files:", "bad.jsonl:2", "bad-bytes.txt"]);
         assert!(!ran.stderr.contains("good-a.txt"), "{}", ran.stderr);
         let rows = labelled_rows(&out);
         assert_eq!(doc_order(&rows), ["good-a", "good-b"]);

@@ -432,7 +432,7 @@ fn list_skipped(skipped: &[String]) {
     if skipped.is_empty() {
         return;
     }
-    eprintln!("skipped {} file(s):", skipped.len());
+    eprintln!("skipped {}:", count(skipped.len(), "file"));
     for s in skipped {
         eprintln!("  {s}");
     }

@@ -260,6 +260,62 @@ impl TrainObserver for Observer {
     }
 }
 
+/// What a user should know before a long run: labels that no training
+/// sentence teaches (the model will never predict them well), labels the dev
+/// set cannot score, and a dev set
+/// that is the training file itself (its scores then say nothing about new data).
+fn coverage_warnings(
+    train: &[Example],
+    dev: &[Example],
+    labels: &LabelSet,
+    train_path: &std::path::Path,
+    dev_path: &std::path::Path,
+) -> Vec<String> {
+    let missing = |examples: &[Example]| -> Vec<&str> {
+        let mut seen = vec![false; labels.len()];
+        for e in examples {
+            seen[e.label] = true;
+        }
+        labels
+            .names()
+            .iter()
+            .zip(seen)
+            .filter(|(_, seen)| !seen)
+            .map(|(name, _)| name.as_str())
+            .collect()
+    };
+    let mut warnings = Vec::new();
+    let untaught = missing(train);
+    if !untaught.is_empty() {
+        warnings.push(format!(
+            "{}: no training sentence is labelled {}; the model cannot learn {}",
+            train_path.display(),
+            untaught.join(", "),
+            if untaught.len() == 1 { "it" } else { "them" }
+        ));
+    }
+    let unscored = missing(dev);
+    if !unscored.is_empty() {
+        warnings.push(format!(
+            "{}: no dev sentence is labelled {}; dev scores cannot tell how well the model finds {}",
+            dev_path.display(),
+            unscored.join(", "),
+            if unscored.len() == 1 { "it" } else { "them" }
+        ));
+    }
+    let same_file = match (train_path.canonicalize(), dev_path.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => train_path == dev_path,
+    };
+    if same_file {
+        warnings.push(format!(
+            "--dev is the training file {}: dev scores measure memory, not how the model does on new text",
+            train_path.display()
+        ));
+    }
+    warnings
+}
+
 pub fn run(args: Args) -> Result<ExitCode> {
     crate::cmd::set_threads(args.threads);
     let started = Instant::now();
@@ -275,6 +331,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         args.dev.display(),
         args.base.display()
     );
+    for warning in coverage_warnings(&train, &dev, &labels, &args.train, &args.dev) {
+        eprintln!("warning: {warning}");
+    }
     let config = TrainConfig {
         epochs: args.epochs,
         learning_rate: args.learning_rate,
@@ -420,4 +479,66 @@ pub fn run(args: Args) -> Result<ExitCode> {
     std::fs::write(&log_path, serde_json::to_string_pretty(&summary)? + "\n")
         .with_context(|| format!("writing {}", log_path.display()))?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn examples(labels: &[usize]) -> Vec<Example> {
+        labels
+            .iter()
+            .map(|&label| Example {
+                label,
+                secondary: None,
+                text: "We condemn the attack.".to_string(),
+                previous: None,
+                teacher: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn warns_of_untaught_and_unscored_labels_and_a_dev_set_that_is_the_training_file() {
+        let labels = codebook_labels();
+        let (train, dev) = (Path::new("train.jsonl"), Path::new("dev.jsonl"));
+        assert!(coverage_warnings(
+            &examples(&[0, 1, 2, 3]),
+            &examples(&[3, 2, 1, 0]),
+            &labels,
+            train,
+            dev
+        )
+        .is_empty());
+
+        let warnings = coverage_warnings(
+            &examples(&[0, 0, 3]),
+            &examples(&[0, 1, 3]),
+            &labels,
+            train,
+            dev,
+        );
+        assert_eq!(
+            warnings,
+            [
+                "train.jsonl: no training sentence is labelled commitment, diplomatic-opening; \
+                 the model cannot learn them",
+                "dev.jsonl: no dev sentence is labelled diplomatic-opening; dev scores cannot \
+                 tell how well the model finds it",
+            ]
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gold.jsonl");
+        std::fs::write(&file, "").unwrap();
+        let same = dir.path().join(".").join("gold.jsonl");
+        let all = examples(&[0, 1, 2, 3]);
+        let warnings = coverage_warnings(&all, &all, &labels, &file, &same);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with("--dev is the training file"),
+            "{warnings:?}"
+        );
+    }
 }
