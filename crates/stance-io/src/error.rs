@@ -98,6 +98,21 @@ pub enum IoError {
         columns: Vec<String>,
     },
 
+    /// A CSV header names a column that the reader needs twice, so which
+    /// one to read is ambiguous.
+    #[error(
+        "{}: the header names column \"{column}\" twice (columns {first} and {second}); \
+         rename one so that it is clear which to read",
+        .path.display()
+    )]
+    DuplicateColumn {
+        path: PathBuf,
+        column: String,
+        /// 1-based positions of the first two occurrences.
+        first: usize,
+        second: usize,
+    },
+
     /// A Parquet column has the wrong type.
     #[error("{}: column \"{column}\" must be {expected}, found {found}", .path.display())]
     WrongColumnType {
@@ -214,6 +229,7 @@ impl IoError {
             | MissingField { path, .. }
             | WrongFieldType { path, .. }
             | MissingColumn { path, .. }
+            | DuplicateColumn { path, .. }
             | WrongColumnType { path, .. }
             | NullValue { path, .. }
             | MalformedCsv { path, .. }

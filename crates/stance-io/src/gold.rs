@@ -8,8 +8,9 @@ use polars::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::input::{
-    check_last_record_quotes, column_as_strings, csv_error, csv_reader, decode, json_type,
-    jsonl_objects, missing_column, number_id, parquet_column_names, required_string, LineEnds,
+    check_last_record_quotes, column_as_strings, csv_error, csv_reader, decode, find_column,
+    json_type, jsonl_objects, missing_column, number_id, parquet_column_names, required_string,
+    LineEnds,
 };
 use crate::{InputFormat, IoError};
 
@@ -161,12 +162,12 @@ fn json_field(
 fn gold_csv(text: &str, path: &Path) -> Result<Vec<RawGold>, IoError> {
     let text = &LineEnds::normalise_text(text);
     let (mut reader, header) = csv_reader(text, path)?;
-    let find = |name: &str| header.iter().position(|h| h == name);
-    let text_idx = find("text").ok_or_else(|| missing_column(path, "text", &header))?;
-    let label_idx = find("label").ok_or_else(|| missing_column(path, "label", &header))?;
-    let secondary_idx = find("secondary");
-    let doc_idx = find("doc_id");
-    let source_idx = find("source");
+    let find = |name: &str| find_column(&header, name, path);
+    let text_idx = find("text")?.ok_or_else(|| missing_column(path, "text", &header))?;
+    let label_idx = find("label")?.ok_or_else(|| missing_column(path, "label", &header))?;
+    let secondary_idx = find("secondary")?;
+    let doc_idx = find("doc_id")?;
+    let source_idx = find("source")?;
     let mut out = Vec::new();
     let mut last = None;
     for record in reader.records() {

@@ -673,6 +673,25 @@ pub(crate) struct CsvColumns {
     id: Option<usize>,
 }
 
+/// The index of column `name` in a CSV header: `None` if absent, an error if
+/// the header names it more than once.
+pub(crate) fn find_column(
+    header: &[String],
+    name: &str,
+    path: &Path,
+) -> Result<Option<usize>, IoError> {
+    let mut found = header.iter().enumerate().filter(|(_, h)| *h == name);
+    match (found.next(), found.next()) {
+        (Some((first, _)), Some((second, _))) => Err(IoError::DuplicateColumn {
+            path: path.to_path_buf(),
+            column: name.to_string(),
+            first: first + 1,
+            second: second + 1,
+        }),
+        (first, _) => Ok(first.map(|(i, _)| i)),
+    }
+}
+
 pub(crate) fn missing_column(path: &Path, column: &str, columns: &[String]) -> IoError {
     IoError::MissingColumn {
         path: path.to_path_buf(),
@@ -823,12 +842,10 @@ impl Ctx {
     /// The indices of the text column and of the id column (if any) in a CSV header.
     pub(crate) fn csv_columns(&self, header: &[String]) -> Result<CsvColumns, IoError> {
         let field = self.text_field.as_str();
-        let text = header
-            .iter()
-            .position(|h| h == field)
+        let text = find_column(header, field, &self.path)?
             .ok_or_else(|| missing_column(&self.path, field, header))?;
         let (id_field, id_explicit) = self.id_column();
-        let id = match header.iter().position(|h| h == id_field) {
+        let id = match find_column(header, id_field, &self.path)? {
             Some(i) => Some(i),
             None if id_explicit => return Err(missing_column(&self.path, id_field, header)),
             None => None,

@@ -6,7 +6,8 @@ use std::path::Path;
 use polars::prelude::*;
 
 use crate::input::{
-    csv_error, csv_reader, decode, jsonl_objects, missing_column, required_string, LineEnds,
+    csv_error, csv_reader, decode, find_column, jsonl_objects, missing_column, required_string,
+    LineEnds,
 };
 use crate::output::{
     label_dtype, read_labelled, write_dataframe_parquet_atomic, OutputFormat, LABELS,
@@ -193,10 +194,7 @@ fn csv_doc_labels(path: &Path) -> Result<Vec<DocLabel>, IoError> {
     let text = LineEnds::normalise_text(&text);
     let (mut reader, header) = csv_reader(&text, path)?;
     let find = |name: &str| {
-        header
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| missing_column(path, name, &header))
+        find_column(&header, name, path)?.ok_or_else(|| missing_column(path, name, &header))
     };
     let (doc, label) = (find("doc_id")?, find("label")?);
     let mut rows = Vec::new();

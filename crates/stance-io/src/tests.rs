@@ -371,6 +371,41 @@ fn csv_columns() {
 }
 
 #[test]
+fn a_column_named_twice_in_a_csv_header_is_an_error_naming_both_positions() {
+    let dir = TempDir::new().unwrap();
+    let path = write(dir.path(), "twice.csv", "text,id,text\nA.,1,B.\n");
+    let expected = format!(
+        "{}: the header names column \"text\" twice (columns 1 and 3); \
+         rename one so that it is clear which to read",
+        path.display()
+    );
+    assert_eq!(
+        err_string(read_one(&path, &ReadOptions::default())),
+        expected
+    );
+    let streamed = stream_documents(&InputFile::file(&path), &ReadOptions::default()).map(|_| ());
+    assert_eq!(err_string(streamed), expected);
+
+    // A duplicate that the reader does not use is no one's business.
+    let path = write(dir.path(), "notes.csv", "note,text,note\nx,A.,y\n");
+    assert_eq!(
+        read_one(&path, &ReadOptions::default()).unwrap()[0].text,
+        "A."
+    );
+
+    let gold = write(
+        dir.path(),
+        "gold.csv",
+        "text,label,label\nWe condemn it.,condemnation,other\n",
+    );
+    let msg = read_gold(&gold, &LABELS).unwrap_err().to_string();
+    assert!(
+        msg.contains("names column \"label\" twice (columns 2 and 3)"),
+        "{msg}"
+    );
+}
+
+#[test]
 fn csv_ragged_row_names_line() {
     let dir = TempDir::new().unwrap();
     let path = write(dir.path(), "r.csv", "id,text\n1,ok\n2,too,many\n");
