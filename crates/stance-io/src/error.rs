@@ -75,6 +75,18 @@ pub enum IoError {
         keys: Vec<String>,
     },
 
+    /// A JSONL object names a key that the reader uses twice.
+    #[error(
+        "{}:{line}: the object names key \"{key}\" twice; JSON tools differ on which \
+         value counts, so remove one",
+        .path.display()
+    )]
+    DuplicateKey {
+        path: PathBuf,
+        line: usize,
+        key: String,
+    },
+
     /// A JSONL field has the wrong JSON type.
     #[error("{}:{line}: field \"{field}\" must be {expected}, found {found}", .path.display())]
     WrongFieldType {
@@ -227,6 +239,7 @@ impl IoError {
             | MalformedJson { path, .. }
             | NotAnObject { path, .. }
             | MissingField { path, .. }
+            | DuplicateKey { path, .. }
             | WrongFieldType { path, .. }
             | MissingColumn { path, .. }
             | DuplicateColumn { path, .. }

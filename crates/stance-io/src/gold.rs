@@ -116,7 +116,8 @@ pub fn read_gold(path: &Path, labels: &[&str]) -> Result<Vec<GoldRecord>, IoErro
 
 fn gold_jsonl(text: &str, path: &Path) -> Result<Vec<RawGold>, IoError> {
     let mut out = Vec::new();
-    for item in jsonl_objects(text, path) {
+    let fields = ["text", "label", "secondary", "doc_id", "source"];
+    for item in jsonl_objects(text, path, &fields) {
         let (line, obj) = item?;
         // Missing is an error listing the keys; null or another type names it.
         let text = required_string(&obj, "text", path, line)?;

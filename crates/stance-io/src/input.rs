@@ -456,6 +456,7 @@ pub(crate) fn json_type(v: &Value) -> &'static str {
 pub(crate) fn jsonl_objects<'a>(
     text: &'a str,
     path: &'a Path,
+    fields: &'a [&'a str],
 ) -> impl Iterator<Item = Result<(usize, Map<String, Value>), IoError>> + 'a {
     text.split('\n').enumerate().filter_map(move |(i, raw)| {
         let line = i + 1;
@@ -463,20 +464,74 @@ pub(crate) fn jsonl_objects<'a>(
         if raw.trim().is_empty() {
             return None;
         }
-        Some(match serde_json::from_str::<Value>(raw) {
-            Ok(Value::Object(map)) => Ok((line, map)),
-            Ok(other) => Err(IoError::NotAnObject {
-                path: path.to_path_buf(),
-                line,
-                found: json_type(&other),
-            }),
-            Err(err) => Err(IoError::MalformedJson {
-                path: path.to_path_buf(),
-                line,
-                err: json_error_message(&err),
-            }),
-        })
+        Some(jsonl_object(raw, path, line, fields).map(|map| (line, map)))
     })
+}
+
+/// Parses one non-blank JSONL line into an object. A key among `fields` (the
+/// ones the reader uses) that the object names twice is an error: JSON
+/// parsers keep one of the two values, and which one differs between tools.
+pub(crate) fn jsonl_object(
+    raw: &str,
+    path: &Path,
+    line: usize,
+    fields: &[&str],
+) -> Result<Map<String, Value>, IoError> {
+    match serde_json::from_str::<Value>(raw) {
+        Ok(Value::Object(map)) => {
+            if let Ok(RepeatedKeys(repeated)) = serde_json::from_str::<RepeatedKeys>(raw) {
+                if let Some(key) = repeated.into_iter().find(|k| fields.contains(&k.as_str())) {
+                    return Err(IoError::DuplicateKey {
+                        path: path.to_path_buf(),
+                        line,
+                        key,
+                    });
+                }
+            }
+            Ok(map)
+        }
+        Ok(other) => Err(IoError::NotAnObject {
+            path: path.to_path_buf(),
+            line,
+            found: json_type(&other),
+        }),
+        Err(err) => Err(IoError::MalformedJson {
+            path: path.to_path_buf(),
+            line,
+            err: json_error_message(&err),
+        }),
+    }
+}
+
+/// The top-level keys that a JSON object names more than once, in order
+/// (values skipped unparsed).
+struct RepeatedKeys(Vec<String>);
+
+impl<'de> serde::Deserialize<'de> for RepeatedKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = RepeatedKeys;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RepeatedKeys, A::Error> {
+                let mut seen = std::collections::HashSet::new();
+                let mut repeated = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    if !seen.insert(key.clone()) && !repeated.contains(&key) {
+                        repeated.push(key);
+                    }
+                }
+                Ok(RepeatedKeys(repeated))
+            }
+        }
+        deserializer.deserialize_map(Keys)
+    }
 }
 
 /// serde_json's message without its "at line 1 column N" suffix (the line is
@@ -779,8 +834,14 @@ impl Ctx {
         }
     }
 
+    /// The JSONL keys this reader uses: the text field and the id field.
+    pub(crate) fn jsonl_fields(&self) -> [&str; 2] {
+        [self.text_field.as_str(), self.id_column().0]
+    }
+
     fn jsonl(&self, text: &str) -> Result<Vec<Document>, IoError> {
-        jsonl_objects(text, &self.path)
+        let fields = self.jsonl_fields();
+        jsonl_objects(text, &self.path, &fields)
             .map(|item| item.and_then(|(line, obj)| self.jsonl_document(line, obj)))
             .collect()
     }

@@ -6,12 +6,11 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::{FileMetadataRef, ParquetReader, SerReader};
-use serde_json::Value;
 
 use crate::encoding::Utf16;
 use crate::input::{
-    csv_error, json_error_message, json_type, resolve_format, unclosed_quote, CsvColumns, Ctx,
-    LineEnds, BINARY_SNIFF_BYTES, UNCLOSED_QUOTE, UTF8_BOM,
+    csv_error, jsonl_object, resolve_format, unclosed_quote, CsvColumns, Ctx, LineEnds,
+    BINARY_SNIFF_BYTES, UNCLOSED_QUOTE, UTF8_BOM,
 };
 use crate::{read_documents, Document, InputFile, InputFormat, IoError, ReadOptions};
 
@@ -341,19 +340,9 @@ impl JsonlRecords {
             if raw.trim().is_empty() {
                 continue;
             }
-            let result = match serde_json::from_str::<Value>(raw) {
-                Ok(Value::Object(obj)) => self.ctx.jsonl_document(self.line, obj),
-                Ok(other) => Err(IoError::NotAnObject {
-                    path: self.ctx.path.clone(),
-                    line: self.line,
-                    found: json_type(&other),
-                }),
-                Err(err) => Err(IoError::MalformedJson {
-                    path: self.ctx.path.clone(),
-                    line: self.line,
-                    err: json_error_message(&err),
-                }),
-            };
+            let fields = self.ctx.jsonl_fields();
+            let result = jsonl_object(raw, &self.ctx.path, self.line, &fields)
+                .and_then(|obj| self.ctx.jsonl_document(self.line, obj));
             if result.is_err() {
                 self.done = true;
             }

@@ -177,7 +177,7 @@ fn read_text(path: &Path) -> Result<String, IoError> {
 fn jsonl_doc_labels(path: &Path) -> Result<Vec<DocLabel>, IoError> {
     let text = read_text(path)?;
     let mut rows = Vec::new();
-    for item in jsonl_objects(&text, path) {
+    for item in jsonl_objects(&text, path, &["doc_id", "label"]) {
         let (line, object) = item?;
         rows.push((
             required_string(&object, "doc_id", path, line)?,

@@ -406,6 +406,49 @@ fn a_column_named_twice_in_a_csv_header_is_an_error_naming_both_positions() {
 }
 
 #[test]
+fn a_jsonl_key_named_twice_is_an_error_on_its_line_when_the_reader_uses_it() {
+    let dir = TempDir::new().unwrap();
+    let path = write(
+        dir.path(),
+        "twice.jsonl",
+        "{\"text\": \"A.\"}\n{\"text\": \"B.\", \"id\": 2, \"te\\u0078t\": \"C.\"}\n",
+    );
+    let expected = format!(
+        "{}:2: the object names key \"text\" twice; JSON tools differ on which value counts, \
+         so remove one",
+        path.display()
+    );
+    assert_eq!(
+        err_string(read_one(&path, &ReadOptions::default())),
+        expected
+    );
+    let streamed = stream_documents(&InputFile::file(&path), &ReadOptions::default()).map(|_| ());
+    assert_eq!(err_string(streamed), expected);
+
+    // Keys the reader does not use may repeat.
+    let path = write(
+        dir.path(),
+        "notes.jsonl",
+        "{\"note\": 1, \"text\": \"A.\", \"note\": {\"x\": [1, 2]}}\n",
+    );
+    assert_eq!(
+        read_one(&path, &ReadOptions::default()).unwrap()[0].text,
+        "A."
+    );
+
+    let gold = write(
+        dir.path(),
+        "gold.jsonl",
+        "{\"text\": \"We condemn it.\", \"label\": \"condemnation\", \"label\": \"other\"}\n",
+    );
+    let msg = read_gold(&gold, &LABELS).unwrap_err().to_string();
+    assert!(
+        msg.contains("gold.jsonl:1: the object names key \"label\" twice"),
+        "{msg}"
+    );
+}
+
+#[test]
 fn csv_ragged_row_names_line() {
     let dir = TempDir::new().unwrap();
     let path = write(dir.path(), "r.csv", "id,text\n1,ok\n2,too,many\n");
