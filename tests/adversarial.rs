@@ -146,6 +146,16 @@ const CASES: &[Case] = &[
         expect: Expect::Error(&[":1: expected a JSON object, found an array"]),
     },
     Case {
+        file: "duplicate-key.jsonl",
+        args: &[],
+        expect: Expect::Error(&[":2: the object names key \"text\" twice"]),
+    },
+    Case {
+        file: "duplicate-column.csv",
+        args: &[],
+        expect: Expect::Error(&["the header names column \"text\" twice (columns 2 and 3)"]),
+    },
+    Case {
         file: "quoted-newlines.csv",
         args: &[],
         expect: Expect::Sentences(3),
