@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::ValueEnum;
 use indicatif::ProgressBar;
 use stance_model::{LabelSet, StorageDType};
@@ -260,6 +260,28 @@ impl TrainObserver for Observer {
     }
 }
 
+/// Checks `out` before any training, so that a bad path fails now and not
+/// when the first epoch is saved: it must not be a file or the base model's
+/// folder, and it is created if missing.
+fn prepare_out_dir(out: &std::path::Path, base: &std::path::Path) -> Result<()> {
+    if out.exists() && !out.is_dir() {
+        bail!(
+            "--out {} is a file; it takes a folder for the trained model",
+            out.display()
+        );
+    }
+    if let (Ok(a), Ok(b)) = (out.canonicalize(), base.canonicalize()) {
+        if a == b {
+            bail!(
+                "--out {} is the base model's folder; training would overwrite the base",
+                out.display()
+            );
+        }
+    }
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create the --out folder {}", out.display()))
+}
+
 /// What a user should know before a long run: labels that no training
 /// sentence teaches (the model will never predict them well), labels the dev
 /// set cannot score, and a dev set
@@ -322,6 +344,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let labels = codebook_labels();
     let mut train = read_examples(&args.train, &labels)?;
     let dev = read_examples(&args.dev, &labels)?;
+    for (examples, path, role) in [
+        (&train, &args.train, "train on"),
+        (&dev, &args.dev, "score"),
+    ] {
+        if examples.is_empty() {
+            bail!("{}: no sentences to {role}", path.display());
+        }
+    }
+    prepare_out_dir(&args.out, &args.base)?;
     let teachers = teach(&args.teachers, &mut train, args.max_tokens, args.quiet)?;
     eprintln!(
         "training on {} sentences ({}), scoring on {} ({}), base {}",
@@ -497,6 +528,34 @@ mod tests {
                 teacher: None,
             })
             .collect()
+    }
+
+    #[test]
+    fn out_must_not_be_a_file_or_the_base_and_is_created_before_training() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("base");
+        std::fs::create_dir(&base).unwrap();
+        let file = dir.path().join("gold.jsonl");
+        std::fs::write(&file, "").unwrap();
+
+        let err = prepare_out_dir(&file, &base).unwrap_err().to_string();
+        assert!(
+            err.ends_with("gold.jsonl is a file; it takes a folder for the trained model"),
+            "{err}"
+        );
+        let err = prepare_out_dir(&dir.path().join("base/."), &base)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is the base model's folder"), "{err}");
+        let err = prepare_out_dir(&file.join("model"), &base)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("cannot create the --out folder"), "{err}");
+
+        let out = dir.path().join("runs/new");
+        prepare_out_dir(&out, &base).unwrap();
+        assert!(out.is_dir());
+        prepare_out_dir(&out, &base).unwrap();
     }
 
     #[test]
