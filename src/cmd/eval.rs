@@ -81,6 +81,35 @@ pub struct Verdicts {
     pub precision: String,
 }
 
+/// The files that --report writes into its folder.
+const REPORT_FILES: [&str; 3] = ["report.md", "metrics.json", "predictions.parquet"];
+
+/// Checks and creates the --report folder before any scoring, so that a bad
+/// path fails at once: it must not be a file, and none of the files it will
+/// hold may be the gold file itself.
+fn prepare_report_dir(dir: &std::path::Path, gold: &std::path::Path) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        bail!(
+            "--report {} is a file; it takes a folder for {}",
+            dir.display(),
+            REPORT_FILES.join(", ")
+        );
+    }
+    if let Ok(gold) = gold.canonicalize() {
+        for name in REPORT_FILES {
+            if dir.join(name).canonicalize().is_ok_and(|f| f == gold) {
+                bail!(
+                    "--report {} would overwrite the gold file {} with its own {name}",
+                    dir.display(),
+                    gold.display()
+                );
+            }
+        }
+    }
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the --report folder {}", dir.display()))
+}
+
 pub fn run(args: Args) -> Result<ExitCode> {
     let workers = crate::cmd::set_inference_threads(args.threads);
     let labels = codebook_labels();
@@ -93,6 +122,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         for warning in stance_io::gold_warnings(&gold) {
             eprintln!("warning: {}: {warning}", args.gold.display());
         }
+    }
+    if let Some(dir) = &args.report {
+        prepare_report_dir(dir, &args.gold)?;
     }
     let gold_index: Vec<usize> = gold
         .iter()
@@ -172,7 +204,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
     print!("{}", render::text(&report, &title));
 
     if let Some(dir) = &args.report {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         stance_io::write_file_atomic(
             &dir.join("report.md"),
             render::markdown(&report, &title).as_bytes(),
@@ -260,4 +291,31 @@ pub fn model_verdicts(
         sha256: classifier.weights_sha256()?,
         precision: classifier.precision().name().to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_folder_must_not_be_a_file_or_hold_the_gold_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let gold = dir.path().join("predictions.parquet");
+        std::fs::write(&gold, "").unwrap();
+
+        let err = prepare_report_dir(&gold, &gold).unwrap_err().to_string();
+        assert!(
+            err.contains("predictions.parquet is a file; it takes a folder"),
+            "{err}"
+        );
+        let err = prepare_report_dir(dir.path(), &gold)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("would overwrite the gold file"), "{err}");
+        assert!(err.ends_with("with its own predictions.parquet"), "{err}");
+
+        let report = dir.path().join("reports/dev");
+        prepare_report_dir(&report, &gold).unwrap();
+        assert!(report.is_dir());
+    }
 }
