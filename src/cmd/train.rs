@@ -307,23 +307,24 @@ fn coverage_warnings(
             .collect()
     };
     let mut warnings = Vec::new();
-    let untaught = missing(train);
-    if !untaught.is_empty() {
-        warnings.push(format!(
-            "{}: no training sentence is labelled {}; the model cannot learn {}",
-            train_path.display(),
-            untaught.join(", "),
-            if untaught.len() == 1 { "it" } else { "them" }
-        ));
-    }
-    let unscored = missing(dev);
-    if !unscored.is_empty() {
-        warnings.push(format!(
-            "{}: no dev sentence is labelled {}; dev scores cannot tell how well the model finds {}",
-            dev_path.display(),
-            unscored.join(", "),
-            if unscored.len() == 1 { "it" } else { "them" }
-        ));
+    for (examples, path, which, consequence) in [
+        (train, train_path, "training", "the model cannot learn"),
+        (
+            dev,
+            dev_path,
+            "dev",
+            "dev scores cannot tell how well the model finds",
+        ),
+    ] {
+        let absent = missing(examples);
+        if !absent.is_empty() {
+            warnings.push(format!(
+                "{}: no {which} sentence is labelled {}; {consequence} {}",
+                path.display(),
+                absent.join(", "),
+                if absent.len() == 1 { "it" } else { "them" }
+            ));
+        }
     }
     let same_file = match (train_path.canonicalize(), dev_path.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,

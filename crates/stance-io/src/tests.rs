@@ -370,81 +370,66 @@ fn csv_columns() {
     );
 }
 
-#[test]
-fn a_column_named_twice_in_a_csv_header_is_an_error_naming_both_positions() {
+/// A key or column that the reader uses, named twice: `twice` (a file name
+/// and its body) is an error ending in `expected` (after the path), read
+/// whole and streamed; `harmless` repeats a name the reader does not use and
+/// reads; the gold file `gold` is an error containing `gold_error`.
+fn check_named_twice(
+    twice: (&str, &str),
+    expected: &str,
+    harmless: (&str, &str),
+    gold: (&str, &str),
+    gold_error: &str,
+) {
     let dir = TempDir::new().unwrap();
-    let path = write(dir.path(), "twice.csv", "text,id,text\nA.,1,B.\n");
-    let expected = format!(
-        "{}: the header names column \"text\" twice (columns 1 and 3); \
-         rename one so that it is clear which to read",
-        path.display()
-    );
-    assert_eq!(
-        err_string(read_one(&path, &ReadOptions::default())),
-        expected
-    );
-    let streamed = stream_documents(&InputFile::file(&path), &ReadOptions::default()).map(|_| ());
+    let path = write(dir.path(), twice.0, twice.1);
+    let expected = format!("{}{expected}", path.display());
+    let opts = ReadOptions::default();
+    assert_eq!(err_string(read_one(&path, &opts)), expected);
+    let streamed = stream_documents(&InputFile::file(&path), &opts).map(|_| ());
     assert_eq!(err_string(streamed), expected);
 
-    // A duplicate that the reader does not use is no one's business.
-    let path = write(dir.path(), "notes.csv", "note,text,note\nx,A.,y\n");
-    assert_eq!(
-        read_one(&path, &ReadOptions::default()).unwrap()[0].text,
-        "A."
-    );
+    let path = write(dir.path(), harmless.0, harmless.1);
+    assert_eq!(read_one(&path, &opts).unwrap()[0].text, "A.");
 
-    let gold = write(
-        dir.path(),
-        "gold.csv",
-        "text,label,label\nWe condemn it.,condemnation,other\n",
-    );
+    let gold = write(dir.path(), gold.0, gold.1);
     let msg = read_gold(&gold, &LABELS).unwrap_err().to_string();
-    assert!(
-        msg.contains("names column \"label\" twice (columns 2 and 3)"),
-        "{msg}"
+    assert!(msg.contains(gold_error), "{msg}");
+}
+
+#[test]
+fn a_column_named_twice_in_a_csv_header_is_an_error_naming_both_positions() {
+    check_named_twice(
+        ("twice.csv", "text,id,text\nA.,1,B.\n"),
+        ": the header names column \"text\" twice (columns 1 and 3); \
+         rename one so that it is clear which to read",
+        ("notes.csv", "note,text,note\nx,A.,y\n"),
+        (
+            "gold.csv",
+            "text,label,label\nWe condemn it.,condemnation,other\n",
+        ),
+        "names column \"label\" twice (columns 2 and 3)",
     );
 }
 
 #[test]
 fn a_jsonl_key_named_twice_is_an_error_on_its_line_when_the_reader_uses_it() {
-    let dir = TempDir::new().unwrap();
-    let path = write(
-        dir.path(),
-        "twice.jsonl",
-        "{\"text\": \"A.\"}\n{\"text\": \"B.\", \"id\": 2, \"te\\u0078t\": \"C.\"}\n",
-    );
-    let expected = format!(
-        "{}:2: the object names key \"text\" twice; JSON tools differ on which value counts, \
+    check_named_twice(
+        (
+            "twice.jsonl",
+            "{\"text\": \"A.\"}\n{\"text\": \"B.\", \"id\": 2, \"te\\u0078t\": \"C.\"}\n",
+        ),
+        ":2: the object names key \"text\" twice; JSON tools differ on which value counts, \
          so remove one",
-        path.display()
-    );
-    assert_eq!(
-        err_string(read_one(&path, &ReadOptions::default())),
-        expected
-    );
-    let streamed = stream_documents(&InputFile::file(&path), &ReadOptions::default()).map(|_| ());
-    assert_eq!(err_string(streamed), expected);
-
-    // Keys the reader does not use may repeat.
-    let path = write(
-        dir.path(),
-        "notes.jsonl",
-        "{\"note\": 1, \"text\": \"A.\", \"note\": {\"x\": [1, 2]}}\n",
-    );
-    assert_eq!(
-        read_one(&path, &ReadOptions::default()).unwrap()[0].text,
-        "A."
-    );
-
-    let gold = write(
-        dir.path(),
-        "gold.jsonl",
-        "{\"text\": \"We condemn it.\", \"label\": \"condemnation\", \"label\": \"other\"}\n",
-    );
-    let msg = read_gold(&gold, &LABELS).unwrap_err().to_string();
-    assert!(
-        msg.contains("gold.jsonl:1: the object names key \"label\" twice"),
-        "{msg}"
+        (
+            "notes.jsonl",
+            "{\"note\": 1, \"text\": \"A.\", \"note\": {\"x\": [1, 2]}}\n",
+        ),
+        (
+            "gold.jsonl",
+            "{\"text\": \"We condemn it.\", \"label\": \"condemnation\", \"label\": \"other\"}\n",
+        ),
+        "gold.jsonl:1: the object names key \"label\" twice",
     );
 }
 
