@@ -670,6 +670,45 @@ mod label {
         assert_eq!(ja.stdout, jb.stdout);
         assert!(!ja.stdout.is_empty());
     }
+
+    #[test]
+    fn a_model_that_orders_its_labels_otherwise_is_read_by_name() {
+        // The same tiny weights (seed 7), once with the outputs named in
+        // codebook order and once in alphabetical order, as a model trained
+        // elsewhere may name them: output i means codebook[i] in one and
+        // sorted[i] in the other.
+        let tmp = tempfile::tempdir().unwrap();
+        let codebook_order = tiny_model(tmp.path());
+        let sorted = ["commitment", "condemnation", "diplomatic-opening", "other"];
+        let sorted_order = tmp.path().join("sorted");
+        let names = stance_model::LabelSet::new(sorted.map(String::from).to_vec());
+        stance_model::testing::write_tiny_model(&sorted_order, Some(&names), 7).unwrap();
+
+        let input = fixture("news-page.txt");
+        let (a, b) = (tmp.path().join("a.parquet"), tmp.path().join("b.parquet"));
+        label_to(&codebook_order, &[&input], &a, &[]).ok();
+        label_to(&sorted_order, &[&input], &b, &[]).ok();
+        let (a, b) = (labelled_rows(&a), labelled_rows(&b));
+        assert!(!a.is_empty());
+        for (x, y) in a.iter().zip(&b) {
+            let output = LABELS.iter().position(|l| *l == x.label).unwrap();
+            assert_eq!(y.label, sorted[output], "{}", x.text);
+            for (i, name) in LABELS.iter().enumerate() {
+                let shared = sorted.iter().position(|l| l == name).unwrap();
+                assert_eq!(y.p[i], x.p[shared], "p_{name} of {}", x.text);
+            }
+        }
+
+        // Labels that are not the codebook's, in any order, are refused.
+        let other = tmp.path().join("other");
+        let names = stance_model::LabelSet::new(["a", "b", "c", "d"].map(String::from).to_vec());
+        stance_model::testing::write_tiny_model(&other, Some(&names), 7).unwrap();
+        label_to(&other, &[&input], &tmp.path().join("c.parquet"), &[])
+            .exits(2)
+            .stderr_has(&[
+                "the model's labels [\"a\", \"b\", \"c\", \"d\"] are not the codebook's",
+            ]);
+    }
 }
 
 // ---------------------------------------------------------------------------

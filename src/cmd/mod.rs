@@ -138,7 +138,7 @@ pub fn load_classifier(
     precision: PrecisionArg,
     workers: usize,
 ) -> Result<Classifier> {
-    let classifier = Classifier::load(
+    let mut classifier = Classifier::load(
         dir,
         ClassifierOptions {
             max_tokens,
@@ -148,11 +148,13 @@ pub fn load_classifier(
         },
     )
     .with_context(|| format!("cannot load the model in {}", dir.display()))?;
-    if classifier.labels().names() != stance_io::LABELS {
+    let codebook: Vec<String> = stance_io::LABELS.iter().map(|s| s.to_string()).collect();
+    let model_order = classifier.labels().names().to_vec();
+    if classifier.order_labels_as(&codebook).is_err() {
         bail!(
             "{}: the model's labels {:?} are not the codebook's {:?}",
             dir.display(),
-            classifier.labels().names(),
+            model_order,
             stance_io::LABELS
         );
     }

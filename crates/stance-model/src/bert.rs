@@ -124,6 +124,19 @@ impl Linear {
         Ok(())
     }
 
+    /// Reorders the outputs (rows of the weight and the bias): new output
+    /// `i` is old output `order[i]`.
+    pub fn reorder_outputs(&mut self, order: &[usize]) -> Result<()> {
+        let rows: Vec<u32> = order.iter().map(|&i| i as u32).collect();
+        let index = Tensor::from_vec(rows, order.len(), self.weight.device())?;
+        self.weight = self.weight.index_select(&index, 0)?;
+        self.bias = self.bias.index_select(&index, 0)?;
+        if self.int8.is_some() {
+            self.quantize_int8()?;
+        }
+        Ok(())
+    }
+
     pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         let dims = xs.dims();
         let in_dim = *dims
@@ -454,6 +467,11 @@ impl ClassificationHead {
     pub fn forward(&self, pooled: &Tensor, mode: ForwardMode) -> Result<Tensor> {
         self.classifier
             .forward(&self.dropout.forward(pooled, mode)?)
+    }
+
+    /// Reorders the logits: new logit `i` is old logit `order[i]`.
+    pub fn reorder_outputs(&mut self, order: &[usize]) -> Result<()> {
+        self.classifier.reorder_outputs(order)
     }
 }
 

@@ -159,6 +159,37 @@ impl Classifier {
         &self.labels
     }
 
+    /// Puts the model's outputs in the order of `names` when its labels are
+    /// the same set in another order (a model trained elsewhere may sort its
+    /// labels differently), so that predictions and probabilities come in
+    /// that order. Returns whether the order changed; an error, leaving the
+    /// model as it was, when the label sets differ.
+    pub fn order_labels_as(&mut self, names: &[String]) -> Result<bool, ModelError> {
+        if self.labels.names() == names {
+            return Ok(false);
+        }
+        let order: Option<Vec<usize>> = names.iter().map(|n| self.labels.index_of(n)).collect();
+        let (Some(order), true) = (order, names.len() == self.labels.len()) else {
+            return Err(ModelError::Config {
+                path: self.dir.path.join(crate::dir::CONFIG_FILE),
+                message: format!(
+                    "the model's labels {:?} are not {:?} in any order",
+                    self.labels.names(),
+                    names
+                ),
+            });
+        };
+        self.model
+            .head
+            .reorder_outputs(&order)
+            .map_err(|e| ModelError::Weights {
+                path: self.dir.weights_path(),
+                message: e.to_string(),
+            })?;
+        self.labels = LabelSet::new(names.to_vec());
+        Ok(true)
+    }
+
     pub fn model_dir(&self) -> &ModelDir {
         &self.dir
     }

@@ -379,3 +379,49 @@ fn a_context_model_reads_the_previous_sentence_and_others_ignore_it() {
         assert!((x - y).abs() < 1e-5, "{x} vs {y}");
     }
 }
+
+#[test]
+fn a_model_with_the_labels_in_another_order_answers_in_the_asked_order() {
+    // Two tiny models with the same weights (same seed), whose config names
+    // the outputs in different orders.
+    let codebook = labels();
+    let sorted = LabelSet::new(
+        ["commitment", "condemnation", "diplomatic-opening", "other"]
+            .map(String::from)
+            .to_vec(),
+    );
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    write_tiny_model(a.path(), Some(&codebook), 7).unwrap();
+    write_tiny_model(b.path(), Some(&sorted), 7).unwrap();
+    let as_written = Classifier::load(a.path(), ClassifierOptions::default()).unwrap();
+    let mut reordered = Classifier::load(b.path(), ClassifierOptions::default()).unwrap();
+
+    assert!(reordered.order_labels_as(codebook.names()).unwrap());
+    assert_eq!(reordered.labels(), &codebook);
+    let before = as_written.predict(&SENTENCES).unwrap();
+    let after = reordered.predict(&SENTENCES).unwrap();
+    for (x, y) in before.iter().zip(&after) {
+        // Output i of the reordered model is the shared output that `sorted`
+        // calls codebook label i.
+        for (i, name) in codebook.names().iter().enumerate() {
+            let shared = sorted.index_of(name).unwrap();
+            assert_eq!(y.logits[i], x.logits[shared], "{name}");
+            assert_eq!(y.probabilities[i], x.probabilities[shared], "{name}");
+        }
+        assert_eq!(codebook.name(y.label), sorted.name(x.label));
+    }
+    // Asking again for the same order changes nothing.
+    assert!(!reordered.order_labels_as(codebook.names()).unwrap());
+
+    // Another label set is refused and the model keeps its own.
+    let mut other = Classifier::load(a.path(), ClassifierOptions::default()).unwrap();
+    let three: Vec<String> = ["condemnation", "commitment", "other"]
+        .map(String::from)
+        .to_vec();
+    let err = other.order_labels_as(&three).unwrap_err().to_string();
+    assert!(
+        err.contains("are not [\"condemnation\", \"commitment\", \"other\"] in any order"),
+        "{err}"
+    );
+    assert_eq!(other.labels(), &codebook);
+}
