@@ -21,6 +21,22 @@ pub struct ModelDir {
 
 impl ModelDir {
     pub fn open(path: &Path) -> Result<Self, ModelError> {
+        if path.is_file() {
+            let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
+            let hint = match folder {
+                Some(folder) if folder.join(CONFIG_FILE).is_file() => {
+                    format!(" (here: {})", folder.display())
+                }
+                _ => String::new(),
+            };
+            return Err(ModelError::Io {
+                path: path.to_owned(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("is a file; a model is the folder that holds it{hint}"),
+                ),
+            });
+        }
         if !path.is_dir() {
             return Err(ModelError::Io {
                 path: path.to_owned(),

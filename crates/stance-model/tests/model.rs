@@ -425,3 +425,22 @@ fn a_model_with_the_labels_in_another_order_answers_in_the_asked_order() {
     );
     assert_eq!(other.labels(), &codebook);
 }
+
+#[test]
+fn a_file_of_the_model_given_as_the_model_names_its_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_model(dir.path(), Some(&labels()), 7).unwrap();
+    let weights = dir.path().join("model.safetensors");
+    let msg = Classifier::load(&weights, ClassifierOptions::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        msg,
+        format!(
+            "{}: is a file; a model is the folder that holds it (here: {})",
+            weights.display(),
+            dir.path().display()
+        )
+    );
+}
