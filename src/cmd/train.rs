@@ -353,6 +353,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
             bail!("{}: no sentences to {role}", path.display());
         }
     }
+    // The base's folder and config, checked before --out is created.
+    stance_model::ModelDir::open(&args.base)
+        .with_context(|| format!("cannot use --base {}", args.base.display()))?;
     prepare_out_dir(&args.out, &args.base)?;
     let teachers = teach(&args.teachers, &mut train, args.max_tokens, args.quiet)?;
     eprintln!(
