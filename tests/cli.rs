@@ -1882,6 +1882,10 @@ mod train {
             &[
                 &"--epochs",
                 &"1",
+                &"--lr",
+                &"1e-4",
+                &"--seed",
+                &"42",
                 &"--max-tokens",
                 &"32",
                 &"--context-tokens",
