@@ -284,6 +284,9 @@ impl fmt::Display for Loc<'_> {
 /// ` (did you mean "x"?)` when `label` is one of `expected` written another
 /// way (case, `_` or a space for `-`), else nothing.
 fn did_you_mean(label: &str, expected: &[String]) -> String {
+    if label.trim().is_empty() {
+        return " (the label is empty: every gold sentence needs one)".to_string();
+    }
     let fold = |l: &str| l.trim().to_lowercase().replace(['_', ' '], "-");
     expected
         .iter()

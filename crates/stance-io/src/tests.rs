@@ -814,6 +814,12 @@ fn gold_errors() {
         err_string(read_gold(&path, &LABELS)).ends_with("(did you mean \"diplomatic-opening\"?)")
     );
 
+    let path = write(dir.path(), "l.csv", "text,label\nA.,other\nB., \n");
+    assert!(
+        err_string(read_gold(&path, &LABELS))
+            .ends_with(":3: unknown label \"\"; expected one of condemnation, commitment, diplomatic-opening, other (the label is empty: every gold sentence needs one)"),
+    );
+
     let path = write(dir.path(), "e.csv", "text,label\nA.,other\n\"  \",other\n");
     assert_eq!(
         err_string(read_gold(&path, &LABELS)),
