@@ -95,15 +95,13 @@ fn prepare_report_dir(dir: &std::path::Path, gold: &std::path::Path) -> Result<(
             REPORT_FILES.join(", ")
         );
     }
-    if let Ok(gold) = gold.canonicalize() {
-        for name in REPORT_FILES {
-            if dir.join(name).canonicalize().is_ok_and(|f| f == gold) {
-                bail!(
-                    "--report {} would overwrite the gold file {} with its own {name}",
-                    dir.display(),
-                    gold.display()
-                );
-            }
+    for name in REPORT_FILES {
+        if stance_io::same_file(&dir.join(name), gold) {
+            bail!(
+                "--report {} would overwrite the gold file {} with its own {name}",
+                dir.display(),
+                gold.display()
+            );
         }
     }
     std::fs::create_dir_all(dir)

@@ -324,13 +324,11 @@ fn prepare_out_dir(out: &std::path::Path, base: &std::path::Path) -> Result<()> 
             out.display()
         );
     }
-    if let (Ok(a), Ok(b)) = (out.canonicalize(), base.canonicalize()) {
-        if a == b {
-            bail!(
-                "--out {} is the base model's folder; training would overwrite the base",
-                out.display()
-            );
-        }
+    if stance_io::same_file(out, base) {
+        bail!(
+            "--out {} is the base model's folder; training would overwrite the base",
+            out.display()
+        );
     }
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create the --out folder {}", out.display()))
@@ -380,11 +378,7 @@ fn coverage_warnings(
             ));
         }
     }
-    let same_file = match (train_path.canonicalize(), dev_path.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => train_path == dev_path,
-    };
-    if same_file {
+    if stance_io::same_file(train_path, dev_path) {
         warnings.push(format!(
             "--dev is the training file {}: dev scores measure memory, not how the model does on new text",
             train_path.display()
