@@ -477,60 +477,63 @@ pub(crate) fn jsonl_object(
     line: usize,
     fields: &[&str],
 ) -> Result<Map<String, Value>, IoError> {
-    match serde_json::from_str::<Value>(raw) {
-        Ok(Value::Object(map)) => {
-            if let Ok(RepeatedKeys(repeated)) = serde_json::from_str::<RepeatedKeys>(raw) {
-                if let Some(key) = repeated.into_iter().find(|k| fields.contains(&k.as_str())) {
-                    return Err(IoError::DuplicateKey {
-                        path: path.to_path_buf(),
-                        line,
-                        key,
-                    });
-                }
-            }
-            Ok(map)
-        }
-        Ok(other) => Err(IoError::NotAnObject {
+    // One pass builds the object and notes repeated keys; only a line that is
+    // not an object is parsed again, to say what it is instead.
+    let Ok(ObjectWithRepeats { map, repeated }) = serde_json::from_str(raw) else {
+        return Err(match serde_json::from_str::<Value>(raw) {
+            Ok(other) => IoError::NotAnObject {
+                path: path.to_path_buf(),
+                line,
+                found: json_type(&other),
+            },
+            Err(err) => IoError::MalformedJson {
+                path: path.to_path_buf(),
+                line,
+                err: json_error_message(&err),
+            },
+        });
+    };
+    match repeated.into_iter().find(|k| fields.contains(&k.as_str())) {
+        Some(key) => Err(IoError::DuplicateKey {
             path: path.to_path_buf(),
             line,
-            found: json_type(&other),
+            key,
         }),
-        Err(err) => Err(IoError::MalformedJson {
-            path: path.to_path_buf(),
-            line,
-            err: json_error_message(&err),
-        }),
+        None => Ok(map),
     }
 }
 
-/// The top-level keys that a JSON object names more than once, in order
-/// (values skipped unparsed).
-struct RepeatedKeys(Vec<String>);
+/// A JSON object as serde_json reads it (a repeated key keeps its last
+/// value), with the top-level keys that it names more than once, in order.
+struct ObjectWithRepeats {
+    map: Map<String, Value>,
+    repeated: Vec<String>,
+}
 
-impl<'de> serde::Deserialize<'de> for RepeatedKeys {
+impl<'de> serde::Deserialize<'de> for ObjectWithRepeats {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Keys;
-        impl<'de> serde::de::Visitor<'de> for Keys {
-            type Value = RepeatedKeys;
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = ObjectWithRepeats;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
-                mut map: A,
-            ) -> Result<RepeatedKeys, A::Error> {
-                let mut seen = std::collections::HashSet::new();
+                mut entries: A,
+            ) -> Result<ObjectWithRepeats, A::Error> {
+                let mut map = Map::new();
                 let mut repeated = Vec::new();
-                while let Some(key) = map.next_key::<String>()? {
-                    map.next_value::<serde::de::IgnoredAny>()?;
-                    if !seen.insert(key.clone()) && !repeated.contains(&key) {
+                while let Some(key) = entries.next_key::<String>()? {
+                    let value = entries.next_value::<Value>()?;
+                    if map.insert(key.clone(), value).is_some() && !repeated.contains(&key) {
                         repeated.push(key);
                     }
                 }
-                Ok(RepeatedKeys(repeated))
+                Ok(ObjectWithRepeats { map, repeated })
             }
         }
-        deserializer.deserialize_map(Keys)
+        deserializer.deserialize_map(Entries)
     }
 }
 
