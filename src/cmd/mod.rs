@@ -148,9 +148,11 @@ pub fn load_classifier(
         },
     )
     .with_context(|| format!("cannot load the model in {}", dir.display()))?;
-    let codebook: Vec<String> = stance_io::LABELS.iter().map(|s| s.to_string()).collect();
     let model_order = classifier.labels().names().to_vec();
-    if classifier.order_labels_as(&codebook).is_err() {
+    if classifier
+        .order_labels_as(train::codebook_labels().names())
+        .is_err()
+    {
         bail!(
             "{}: the model's labels {:?} are not the codebook's {:?}",
             dir.display(),
