@@ -336,8 +336,8 @@ fn prepare_out_dir(out: &std::path::Path, base: &std::path::Path) -> Result<()> 
 
 /// What a user should know before a long run: labels that no training
 /// sentence teaches (the model will never predict them well), labels the dev
-/// set cannot score, and a dev set
-/// that is the training file itself (its scores then say nothing about new data).
+/// set cannot score, and a dev set that is the training file itself (its
+/// scores then say nothing about new data).
 fn coverage_warnings(
     train: &[Example],
     dev: &[Example],
