@@ -104,6 +104,13 @@ pub struct Args {
     /// whatever dropout leaves out (0: off). Each step costs about twice as much.
     #[arg(long, default_value_t = 4.0, value_name = "WEIGHT")]
     pub rdrop: f64,
+    /// Adversarial training (FGM): after each step's backward pass, move the
+    /// word embeddings of the batch's tokens this far along their gradient
+    /// (L2 norm over the whole matrix), run the batch again and add its
+    /// gradients, so the model learns to answer the same for nearby inputs
+    /// (0: off; 1 is common). Each step costs about twice as much again.
+    #[arg(long, default_value_t = 0.0, value_name = "EPSILON")]
+    pub adversarial: f64,
     /// Distil from these fine-tuned models (comma-separated or repeated):
     /// their probabilities on each training sentence, averaged over the
     /// teachers (each at its calibrated temperature, reading context as it
@@ -300,6 +307,7 @@ fn train_config(args: &Args) -> TrainConfig {
         },
         label_smoothing: args.label_smoothing,
         rdrop: args.rdrop,
+        adversarial: args.adversarial,
         max_grad_norm: 1.0,
         storage: match args.storage {
             Storage::F16 => StorageDType::F16,
@@ -515,6 +523,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         "teacher_weight": if args.teachers.is_empty() { None } else { Some(args.teacher_weight) },
         "label_smoothing": args.label_smoothing,
         "rdrop": args.rdrop,
+        "adversarial": args.adversarial,
         "ema": ema_decays(&args.ema),
         "best_epoch": outcome.best_epoch,
         "best_weights": outcome.best_weights.to_string(),
