@@ -133,6 +133,64 @@ mod label {
     }
 
     #[test]
+    fn saved_html_page_reads_as_the_same_lines_as_the_pasted_page() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let pasted = tmp.path().join("pasted.parquet");
+        label_to(&model, &[&fixture("news-page.txt")], &pasted, &[]).ok();
+        let saved = tmp.path().join("saved.parquet");
+        label_to(&model, &[&fixture("news-page.html")], &saved, &[]).ok();
+        let (pasted, saved) = (labelled_rows(&pasted), labelled_rows(&saved));
+        // No script, style, comment, title or hidden text; quotes decoded.
+        assert_eq!(texts(&saved), texts(&pasted));
+        assert_eq!(saved[0].doc_id, "news-page");
+        assert!(saved.iter().all(|r| r.source.ends_with("news-page.html")));
+        let labels = |rows: &[Row]| rows.iter().map(|r| r.label.clone()).collect::<Vec<_>>();
+        assert_eq!(labels(&saved), labels(&pasted));
+
+        // The same page on standard input, with --input-format html.
+        let html = fs::read(fixture("news-page.html")).unwrap();
+        let ran = run_with_stdin(
+            &[
+                &"label",
+                &"-",
+                &"--input-format",
+                &"html",
+                &"--format",
+                &"jsonl",
+                &"-o",
+                &"-",
+                &"--model",
+                &model,
+            ],
+            &html,
+        )
+        .ok();
+        let from_stdin = jsonl_rows(&ran.stdout);
+        assert_eq!(texts(&from_stdin), texts(&pasted));
+
+        // Saved under .txt, the page is read as text, with a warning.
+        let misnamed = tmp.path().join("page.txt");
+        fs::write(&misnamed, &html).unwrap();
+        label_to(
+            &model,
+            &[&misnamed],
+            &tmp.path().join("misnamed.parquet"),
+            &[],
+        )
+        .ok()
+        .stderr_has(&["page.txt looks like an HTML page", "--input-format html"]);
+        let plain = label_to(
+            &model,
+            &[&fixture("news-page.txt")],
+            &tmp.path().join("p.parquet"),
+            &[],
+        )
+        .ok();
+        assert!(!plain.stderr.contains("HTML"), "{}", plain.stderr);
+    }
+
+    #[test]
     fn output_inside_a_walked_directory_is_not_read_back() {
         let tmp = tempfile::tempdir().unwrap();
         let model = tiny_model(tmp.path());

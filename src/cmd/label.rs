@@ -24,7 +24,11 @@ use crate::progress;
 /// the path relative to the argument, without extension); `.jsonl` holds one
 /// document per line, `.csv` and `.parquet` one per row (see --text-field and
 /// --id-field). Pasted web pages are fine: headlines, bylines and menu lines
-/// become sentences of their own, mostly labelled `other`. Text is read as
+/// become sentences of their own, mostly labelled `other`. Saved web pages
+/// (`.html`, `.htm`) are one document each, read as the text a browser
+/// shows: each paragraph, heading, list item or table cell is a line, and
+/// scripts, styles and comments are dropped (char_start and char_end then
+/// point into that text, not into the HTML). Text is read as
 /// UTF-8, or as UTF-16 when it starts with a UTF-16 byte-order mark.
 ///
 /// Memory does not grow with the input: JSONL, CSV and Parquet files are
@@ -111,6 +115,7 @@ pub enum OutFormat {
 #[derive(Clone, Copy, ValueEnum)]
 pub enum InFormat {
     Text,
+    Html,
     Jsonl,
     Csv,
     Parquet,
@@ -253,9 +258,9 @@ fn check_inputs(
             continue;
         }
         seen.insert(identity, file.path.clone());
-        let is_text =
-            stance_io::resolve_format(&file, read_options).ok() == Some(InputFormat::Text);
-        if is_text {
+        let one_document =
+            stance_io::resolve_format(&file, read_options).is_ok_and(InputFormat::is_one_document);
+        if one_document {
             if let Some(first) = text_ids.insert(file.file_id(), file.path.clone()) {
                 eprintln!(
                     "warning: {} and {} both get doc_id \"{}\"; the source column tells \
@@ -300,6 +305,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let read_options = ReadOptions {
         format: args.input_format.map(|f| match f {
             InFormat::Text => InputFormat::Text,
+            InFormat::Html => InputFormat::Html,
             InFormat::Jsonl => InputFormat::Jsonl,
             InFormat::Csv => InputFormat::Csv,
             InFormat::Parquet => InputFormat::Parquet,
@@ -348,6 +354,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
             Err(err) => return Err(err.into()),
         };
+        let read_as_text =
+            stance_io::resolve_format(file, &read_options).ok() == Some(InputFormat::Text);
         for doc in docs {
             // Only if the file changed since it was checked.
             let Document {
@@ -355,6 +363,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 source,
                 text,
             } = doc?;
+            if read_as_text && stance_io::looks_like_html(&text) {
+                bar.suspend(|| {
+                    eprintln!(
+                        "warning: {source} looks like an HTML page, read here as plain text \
+                         (tags and scripts included); pass --input-format html to read the \
+                         text a browser shows"
+                    )
+                });
+            }
             tally.documents += 1;
             let continued = last_of_record
                 .take()

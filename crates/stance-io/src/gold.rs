@@ -54,7 +54,7 @@ pub fn read_gold(path: &Path, labels: &[&str]) -> Result<Vec<GoldRecord>, IoErro
         ));
     }
     let format = InputFormat::from_path(path)
-        .filter(|f| *f != InputFormat::Text)
+        .filter(|f| !f.is_one_document())
         .ok_or_else(|| IoError::UnknownFormat {
             path: path.to_path_buf(),
             expected: ".jsonl, .ndjson, .csv or .parquet",
@@ -68,7 +68,7 @@ pub fn read_gold(path: &Path, labels: &[&str]) -> Result<Vec<GoldRecord>, IoErro
             let file = fs::File::open(path).map_err(|e| IoError::io(path, e))?;
             gold_parquet(ParquetReader::new(file), path)?
         }
-        InputFormat::Text => unreachable!("filtered above"),
+        InputFormat::Text | InputFormat::Html => unreachable!("filtered above"),
     };
     let expected = || labels.iter().map(|l| l.to_string()).collect::<Vec<_>>();
     raw.into_iter()

@@ -16,9 +16,11 @@ use crate::encoding::Utf16;
 use crate::IoError;
 
 /// Extensions (lower-case, without the dot) that directory walks pick up.
-pub const KNOWN_EXTENSIONS: [&str; 6] = ["txt", "md", "jsonl", "ndjson", "csv", "parquet"];
+pub const KNOWN_EXTENSIONS: [&str; 9] = [
+    "txt", "md", "html", "htm", "xhtml", "jsonl", "ndjson", "csv", "parquet",
+];
 
-const DOCUMENT_EXTENSIONS_HELP: &str = ".txt, .md, .jsonl, .ndjson, .csv or .parquet";
+const DOCUMENT_EXTENSIONS_HELP: &str = ".txt, .md, .html, .htm, .jsonl, .ndjson, .csv or .parquet";
 pub(crate) const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 pub(crate) const BINARY_SNIFF_BYTES: usize = 8192;
 
@@ -27,6 +29,9 @@ pub(crate) const BINARY_SNIFF_BYTES: usize = 8192;
 pub enum InputFormat {
     /// Plain text or Markdown: one document per file.
     Text,
+    /// An HTML page: one document per file, its visible text laid out in
+    /// lines (see [`crate::html`]).
+    Html,
     /// JSON Lines: one document per non-blank line.
     Jsonl,
     /// CSV with a header row: one document per record.
@@ -37,12 +42,14 @@ pub enum InputFormat {
 
 impl InputFormat {
     /// The format implied by a file's extension (case-insensitive):
-    /// `.txt`/`.md` → Text, `.jsonl`/`.ndjson` → Jsonl, `.csv` → Csv,
+    /// `.txt`/`.md` → Text, `.html`/`.htm`/`.xhtml` → Html,
+    /// `.jsonl`/`.ndjson` → Jsonl, `.csv` → Csv,
     /// `.parquet` → Parquet; anything else → `None`.
     pub fn from_path(path: &Path) -> Option<InputFormat> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
         match ext.as_str() {
             "txt" | "md" => Some(InputFormat::Text),
+            "html" | "htm" | "xhtml" => Some(InputFormat::Html),
             "jsonl" | "ndjson" => Some(InputFormat::Jsonl),
             "csv" => Some(InputFormat::Csv),
             "parquet" => Some(InputFormat::Parquet),
@@ -50,10 +57,17 @@ impl InputFormat {
         }
     }
 
+    /// Whether a file of this format is one document (rather than a table
+    /// of documents, one per record).
+    pub fn is_one_document(self) -> bool {
+        matches!(self, InputFormat::Text | InputFormat::Html)
+    }
+
     /// The canonical name, as accepted by [`FromStr`].
     pub fn name(self) -> &'static str {
         match self {
             InputFormat::Text => "text",
+            InputFormat::Html => "html",
             InputFormat::Jsonl => "jsonl",
             InputFormat::Csv => "csv",
             InputFormat::Parquet => "parquet",
@@ -70,15 +84,17 @@ impl fmt::Display for InputFormat {
 impl FromStr for InputFormat {
     type Err = String;
 
-    /// Accepts `text`/`txt`/`md`/`markdown`, `jsonl`/`ndjson`, `csv`, `parquet`.
+    /// Accepts `text`/`txt`/`md`/`markdown`, `html`/`htm`, `jsonl`/`ndjson`,
+    /// `csv`, `parquet`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
             "text" | "txt" | "md" | "markdown" => Ok(InputFormat::Text),
+            "html" | "htm" | "xhtml" => Ok(InputFormat::Html),
             "jsonl" | "ndjson" => Ok(InputFormat::Jsonl),
             "csv" => Ok(InputFormat::Csv),
             "parquet" => Ok(InputFormat::Parquet),
             _ => Err(format!(
-                "unknown input format \"{s}\"; expected one of text, jsonl, csv, parquet"
+                "unknown input format \"{s}\"; expected one of text, html, jsonl, csv, parquet"
             )),
         }
     }
@@ -313,6 +329,14 @@ pub fn parse_documents(
                 doc_id: ctx.file_id,
                 source: ctx.source,
                 text,
+            }])
+        }
+        InputFormat::Html => {
+            let page = decode(bytes, &shown, opts.lossy)?;
+            Ok(vec![Document {
+                doc_id: ctx.file_id,
+                source: ctx.source,
+                text: crate::html::visible_text(&page),
             }])
         }
         InputFormat::Jsonl => {

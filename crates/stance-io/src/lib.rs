@@ -3,7 +3,7 @@
 //!
 //! * [`discover`] expands command-line inputs (files, directories, `-`) into
 //!   [`InputFile`]s; [`read_documents`] reads one of them into [`Document`]s
-//!   (plain text/Markdown, JSONL, CSV or Parquet); [`stream_documents`]
+//!   (plain text/Markdown, HTML pages, JSONL, CSV or Parquet); [`stream_documents`]
 //!   yields them one at a time, reading JSONL and CSV files record by record
 //!   so that memory does not grow with the file.
 //! * [`read_gold`] reads hand-labelled sentences; [`gold_warnings`] reports
@@ -25,6 +25,7 @@ mod atomic;
 mod encoding;
 mod error;
 mod gold;
+mod html;
 mod input;
 mod output;
 mod paths;
@@ -34,6 +35,7 @@ mod tables;
 pub use atomic::{pending_temp_files, remove_pending_temp_files, temp_path_for, write_file_atomic};
 pub use error::IoError;
 pub use gold::{gold_warnings, previous_in_document, read_gold, GoldRecord};
+pub use html::looks_like_html;
 pub use input::{
     discover, parse_documents, read_documents, resolve_format, Document, InputFile, InputFormat,
     ReadOptions, KNOWN_EXTENSIONS,

@@ -62,7 +62,7 @@ pub fn stream_documents(file: &InputFile, opts: &ReadOptions) -> Result<Document
         let ctx = Ctx::new(file, opts);
         let utf8 = || Utf8Reader::open(&file.path, opts.lossy);
         let inner = match format {
-            InputFormat::Text => return loaded(),
+            InputFormat::Text | InputFormat::Html => return loaded(),
             InputFormat::Jsonl => Inner::Jsonl(Box::new(JsonlRecords::new(ctx, utf8()?))),
             InputFormat::Csv => Inner::Csv(Box::new(CsvRecords::new(
                 ctx,
@@ -74,7 +74,7 @@ pub fn stream_documents(file: &InputFile, opts: &ReadOptions) -> Result<Document
         };
         Ok(DocumentStream { inner })
     };
-    if format == InputFormat::Text {
+    if format.is_one_document() {
         return loaded();
     }
     // The first pass only checks; the second yields.
