@@ -169,6 +169,28 @@ mod label {
         let from_stdin = jsonl_rows(&ran.stdout);
         assert_eq!(texts(&from_stdin), texts(&pasted));
 
+        // An older page saved in windows-1252, as it declares.
+        let latin = tmp.path().join("latin.htm");
+        fs::write(
+            &latin,
+            b"<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; \
+              charset=iso-8859-1\"></head><body><p>The minister\x92s visit to \
+              S\xe3o Paulo.</p></body></html>",
+        )
+        .unwrap();
+        let latin_out = tmp.path().join("latin.parquet");
+        label_to(&model, &[&latin], &latin_out, &[]).ok();
+        assert_eq!(
+            texts(&labelled_rows(&latin_out)),
+            ["The minister\u{2019}s visit to S\u{e3}o Paulo."]
+        );
+        // Without a declaration, invalid UTF-8 is the usual error.
+        let undeclared = tmp.path().join("undeclared.html");
+        fs::write(&undeclared, b"<p>S\xe3o Paulo</p>").unwrap();
+        label_to(&model, &[&undeclared], &tmp.path().join("u.parquet"), &[])
+            .exits(2)
+            .stderr_has(&["undeclared.html:1: invalid UTF-8 at byte 4"]);
+
         // Saved under .txt, the page is read as text, with a warning.
         let misnamed = tmp.path().join("page.txt");
         fs::write(&misnamed, &html).unwrap();

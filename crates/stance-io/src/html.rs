@@ -17,6 +17,11 @@
 //!   with everything inside them, and declarations (`<!DOCTYPE …>`, `<?xml …?>`).
 //! - Character references (`&amp;`, `&rsquo;`, `&#8217;`, `&#x2019;`) are
 //!   decoded, with the full HTML5 table of names.
+//!
+//! Pages are UTF-8 (or UTF-16 with a byte-order mark) like every input, but
+//! a page that is not valid UTF-8 and declares a Latin-1 charset
+//! (`<meta charset="iso-8859-1">`, `windows-1252`, …: older sites save so) is
+//! decoded as windows-1252, as browsers do ([`declared_windows_1252`]).
 
 /// Elements whose content is never shown (or is script, not text).
 const HIDDEN: [&str; 9] = [
@@ -129,6 +134,70 @@ pub fn looks_like_html(text: &str) -> bool {
         head.len() >= prefix.len() && head[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
     };
     starts("<!doctype html") || starts("<html>") || starts("<html ")
+}
+
+/// Whether the start of a page (its first 2 KiB) declares a charset that
+/// browsers read as windows-1252: `iso-8859-1`, `latin1`, `windows-1252`,
+/// `cp1252`, `us-ascii` and their other WHATWG labels.
+pub(crate) fn declared_windows_1252(page: &[u8]) -> bool {
+    let head = page[..page.len().min(2048)].to_ascii_lowercase();
+    let mut rest = &head[..];
+    while let Some(i) = find(rest, b"charset") {
+        rest = &rest[i + b"charset".len()..];
+        let value = rest
+            .iter()
+            .position(|b| !(b.is_ascii_whitespace() || matches!(b, b'=' | b'"' | b'\'')));
+        let Some(start) = value.filter(|&v| rest[..v].contains(&b'=')) else {
+            continue;
+        };
+        let value = &rest[start..];
+        let end = value
+            .iter()
+            .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':')))
+            .unwrap_or(value.len());
+        return matches!(
+            &value[..end],
+            b"iso-8859-1"
+                | b"iso8859-1"
+                | b"iso_8859-1"
+                | b"iso-ir-100"
+                | b"latin1"
+                | b"latin-1"
+                | b"l1"
+                | b"cp819"
+                | b"ibm819"
+                | b"windows-1252"
+                | b"cp1252"
+                | b"x-cp1252"
+                | b"us-ascii"
+                | b"ascii"
+                | b"ansi_x3.4-1968"
+        );
+    }
+    false
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Decodes windows-1252 (the WHATWG mapping: bytes 0x80–0x9F are the
+/// typographic characters, except five that stay C1 controls).
+pub(crate) fn decode_windows_1252(bytes: &[u8]) -> String {
+    const HIGH: [char; 32] = [
+        '\u{20ac}', '\u{81}', '\u{201a}', '\u{192}', '\u{201e}', '\u{2026}', '\u{2020}',
+        '\u{2021}', '\u{2c6}', '\u{2030}', '\u{160}', '\u{2039}', '\u{152}', '\u{8d}', '\u{17d}',
+        '\u{8f}', '\u{90}', '\u{2018}', '\u{2019}', '\u{201c}', '\u{201d}', '\u{2022}', '\u{2013}',
+        '\u{2014}', '\u{2dc}', '\u{2122}', '\u{161}', '\u{203a}', '\u{153}', '\u{9d}', '\u{17e}',
+        '\u{178}',
+    ];
+    bytes
+        .iter()
+        .map(|&b| match b {
+            0x80..=0x9f => HIGH[usize::from(b - 0x80)],
+            _ => char::from(b),
+        })
+        .collect()
 }
 
 enum Markup<'a> {
@@ -352,6 +421,28 @@ mod tests {
         assert!(!looks_like_html("<htmlish> is not a tag we know"));
         assert!(!looks_like_html(""));
         assert!(!looks_like_html("<!-- never closed"));
+    }
+
+    #[test]
+    fn latin_1_declarations_are_recognised() {
+        use super::{declared_windows_1252, decode_windows_1252};
+        assert!(declared_windows_1252(
+            b"<html><head><meta charset=\"ISO-8859-1\">"
+        ));
+        assert!(declared_windows_1252(
+            b"<meta http-equiv=\"Content-Type\" content=\"text/html; charset=windows-1252\">"
+        ));
+        assert!(declared_windows_1252(
+            b"<?xml version='1.0' encoding='x'?><meta charset = 'latin1'>"
+        ));
+        assert!(!declared_windows_1252(b"<meta charset=\"utf-8\">"));
+        assert!(!declared_windows_1252(b"<p>The charset is latin1.</p>"));
+        assert!(!declared_windows_1252(b"<meta charset=\"iso-8859-15\">"));
+        assert!(!declared_windows_1252(b""));
+        assert_eq!(
+            decode_windows_1252(b"Caf\xe9 \x93quoted\x94 \x96 \x80 \x81"),
+            "Caf\u{e9} \u{201c}quoted\u{201d} \u{2013} \u{20ac} \u{81}"
+        );
     }
 
     #[test]

@@ -332,7 +332,15 @@ pub fn parse_documents(
             }])
         }
         InputFormat::Html => {
-            let page = decode(bytes, &shown, opts.lossy)?;
+            let page = if std::str::from_utf8(&bytes).is_err()
+                && Utf16::from_bom(&bytes).is_none()
+                && !bytes[..bytes.len().min(BINARY_SNIFF_BYTES)].contains(&0)
+                && crate::html::declared_windows_1252(&bytes)
+            {
+                crate::html::decode_windows_1252(&bytes)
+            } else {
+                decode(bytes, &shown, opts.lossy)?
+            };
             Ok(vec![Document {
                 doc_id: ctx.file_id,
                 source: ctx.source,
