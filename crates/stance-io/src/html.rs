@@ -6,9 +6,9 @@
 //! comment runs to the end of the page) or kept as text (a `<` that does not
 //! start a tag, as in `a < b`).
 //!
-//! - Block elements (`p`, `div`, `li`, `h1`, `td`, `br` …) end a line, so each
-//!   paragraph, heading, list item and table cell is a line of its own, as
-//!   the sentence segmenter expects of pasted text.
+//! - Block elements (`p`, `div`, `li`, `h1`, `td`, `br`, `button` …) end a
+//!   line, so each paragraph, heading, list item, table cell and button is a
+//!   line of its own, as the sentence segmenter expects of pasted text.
 //! - Inline elements (`a`, `span`, `em` …) join their neighbours without a
 //!   space, as a browser shows them.
 //! - Runs of whitespace become one space; inside `pre`, line breaks stay.
@@ -29,14 +29,16 @@ const HIDDEN: [&str; 9] = [
 ];
 
 /// Elements that start and end a line of their own.
-const BLOCKS: [&str; 47] = [
+const BLOCKS: [&str; 49] = [
     "address",
     "article",
     "aside",
     "blockquote",
     "body",
     "br",
+    "button",
     "caption",
+    "center",
     "dd",
     "details",
     "dialog",
