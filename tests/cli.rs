@@ -213,6 +213,69 @@ mod label {
     }
 
     #[test]
+    fn gzipped_inputs_read_as_the_files_they_hold() {
+        use std::io::Write;
+        let gzip = |bytes: &[u8]| {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            encoder.write_all(bytes).unwrap();
+            encoder.finish().unwrap()
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_model(tmp.path());
+        let plain = fixture("statements.jsonl");
+        let packed = tmp.path().join("statements.jsonl.gz");
+        fs::write(&packed, gzip(&fs::read(&plain).unwrap())).unwrap();
+        let (plain_out, packed_out) = (tmp.path().join("a.parquet"), tmp.path().join("b.parquet"));
+        label_to(&model, &[&plain], &plain_out, &[]).ok();
+        label_to(&model, &[&packed], &packed_out, &[]).ok();
+        let (plain_rows, packed_rows) = (labelled_rows(&plain_out), labelled_rows(&packed_out));
+        assert_eq!(texts(&packed_rows), texts(&plain_rows));
+        assert_same_verdicts(&packed_rows, &plain_rows);
+        let ids = |rows: &[Row]| rows.iter().map(|r| r.doc_id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&packed_rows), ids(&plain_rows));
+
+        // A walk picks up compressed files; a text file's doc_id drops both
+        // extensions.
+        let folder = tmp.path().join("folder");
+        fs::create_dir(&folder).unwrap();
+        let statement = fs::read(fixture("joint-statement.txt")).unwrap();
+        fs::write(folder.join("statement.txt.gz"), gzip(&statement)).unwrap();
+        fs::write(folder.join("archive.tar.gz"), gzip(b"not an input")).unwrap();
+        let walked = tmp.path().join("walked.parquet");
+        label_to(&model, &[&folder], &walked, &[]).ok();
+        let rows = labelled_rows(&walked);
+        check_rows(
+            &rows,
+            &docs(&[("statement", read_text(&fixture("joint-statement.txt")))]),
+        );
+
+        // Errors name the compressed file, with lines of the text inside it.
+        let bad = tmp.path().join("bad.jsonl.gz");
+        fs::write(&bad, gzip(b"{\"text\": \"Fine.\"}\n{\"text\": \n")).unwrap();
+        label_to(&model, &[&bad], &tmp.path().join("bad.parquet"), &[])
+            .exits(2)
+            .stderr_has(&["bad.jsonl.gz:2: malformed JSON"]);
+        let whole = gzip(&statement);
+        let cut = tmp.path().join("cut.txt.gz");
+        fs::write(&cut, &whole[..whole.len() / 2]).unwrap();
+        label_to(&model, &[&cut], &tmp.path().join("cut.parquet"), &[])
+            .exits(2)
+            .stderr_has(&["cut.txt.gz: cannot decompress (gzip)"]);
+
+        // Gold files too.
+        let gold = tmp.path().join("gold.jsonl.gz");
+        fs::write(&gold, gzip(&fs::read(fixture("gold.jsonl")).unwrap())).unwrap();
+        let scored = |gold: &Path| {
+            let ran = run(&[&"eval", &"--gold", &gold, &"--model", &model]).ok();
+            // From the summary on: the title underline is as long as the path.
+            let summary = ran.stdout.find("Summary").expect("a summary");
+            ran.stdout[summary..].to_string()
+        };
+        assert_eq!(scored(&gold), scored(&fixture("gold.jsonl")));
+    }
+
+    #[test]
     fn output_inside_a_walked_directory_is_not_read_back() {
         let tmp = tempfile::tempdir().unwrap();
         let model = tiny_model(tmp.path());

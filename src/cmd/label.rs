@@ -28,7 +28,8 @@ use crate::progress;
 /// (`.html`, `.htm`) are one document each, read as the text a browser
 /// shows: each paragraph, heading, list item or table cell is a line, and
 /// scripts, styles and comments are dropped (char_start and char_end then
-/// point into that text, not into the HTML). Text is read as
+/// point into that text, not into the HTML). Gzip-compressed files are read
+/// as the file they hold, named by it (`a.jsonl.gz` is JSONL). Text is read as
 /// UTF-8, or as UTF-16 when it starts with a UTF-16 byte-order mark.
 ///
 /// Memory does not grow with the input: JSONL, CSV and Parquet files are
@@ -181,7 +182,8 @@ fn discover_inputs(args: &Args, skipped: &mut Vec<String>) -> Result<Vec<InputFi
             Ok(found) => {
                 if found.is_empty() {
                     eprintln!(
-                        "warning: {}: no files to label in this folder (looked for {})",
+                        "warning: {}: no files to label in this folder (looked for {}, \
+                         each also gzipped as .gz)",
                         input.display(),
                         stance_io::KNOWN_EXTENSIONS
                             .iter()

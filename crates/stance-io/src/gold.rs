@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::fs;
+use std::io::Cursor;
 use std::path::Path;
 
 use polars::prelude::*;
@@ -57,17 +58,17 @@ pub fn read_gold(path: &Path, labels: &[&str]) -> Result<Vec<GoldRecord>, IoErro
         .filter(|f| !f.is_one_document())
         .ok_or_else(|| IoError::UnknownFormat {
             path: path.to_path_buf(),
-            expected: ".jsonl, .ndjson, .csv or .parquet",
+            expected: ".jsonl, .ndjson, .csv or .parquet (each also gzipped, .gz)",
             hint: "",
         })?;
-    let read = || fs::read(path).map_err(|e| IoError::io(path, e));
+    let read = || {
+        let bytes = fs::read(path).map_err(|e| IoError::io(path, e))?;
+        crate::compression::decompressed(bytes, path)
+    };
     let raw = match format {
         InputFormat::Jsonl => gold_jsonl(&decode(read()?, path, false)?, path)?,
         InputFormat::Csv => gold_csv(&decode(read()?, path, false)?, path)?,
-        InputFormat::Parquet => {
-            let file = fs::File::open(path).map_err(|e| IoError::io(path, e))?;
-            gold_parquet(ParquetReader::new(file), path)?
-        }
+        InputFormat::Parquet => gold_parquet(ParquetReader::new(Cursor::new(read()?)), path)?,
         InputFormat::Text | InputFormat::Html => unreachable!("filtered above"),
     };
     let expected = || labels.iter().map(|l| l.to_string()).collect::<Vec<_>>();
@@ -189,7 +190,10 @@ fn gold_csv(text: &str, path: &Path) -> Result<Vec<RawGold>, IoError> {
     Ok(out)
 }
 
-fn gold_parquet(mut reader: ParquetReader<fs::File>, path: &Path) -> Result<Vec<RawGold>, IoError> {
+fn gold_parquet(
+    mut reader: ParquetReader<Cursor<Vec<u8>>>,
+    path: &Path,
+) -> Result<Vec<RawGold>, IoError> {
     let columns = parquet_column_names(&mut reader, path)?;
     for required in ["text", "label"] {
         if !columns.iter().any(|c| c == required) {

@@ -20,7 +20,8 @@ pub const KNOWN_EXTENSIONS: [&str; 9] = [
     "txt", "md", "html", "htm", "xhtml", "jsonl", "ndjson", "csv", "parquet",
 ];
 
-const DOCUMENT_EXTENSIONS_HELP: &str = ".txt, .md, .html, .htm, .jsonl, .ndjson, .csv or .parquet";
+const DOCUMENT_EXTENSIONS_HELP: &str =
+    ".txt, .md, .html, .htm, .jsonl, .ndjson, .csv or .parquet, each also gzipped (.gz)";
 pub(crate) const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 pub(crate) const BINARY_SNIFF_BYTES: usize = 8192;
 
@@ -44,8 +45,10 @@ impl InputFormat {
     /// The format implied by a file's extension (case-insensitive):
     /// `.txt`/`.md` → Text, `.html`/`.htm`/`.xhtml` → Html,
     /// `.jsonl`/`.ndjson` → Jsonl, `.csv` → Csv,
-    /// `.parquet` → Parquet; anything else → `None`.
+    /// `.parquet` → Parquet; anything else → `None`. A final `.gz` is
+    /// looked through: `a.jsonl.gz` is JSONL (gzip-compressed).
     pub fn from_path(path: &Path) -> Option<InputFormat> {
+        let path = crate::compression::without_gz(path);
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
         match ext.as_str() {
             "txt" | "md" => Some(InputFormat::Text),
@@ -188,7 +191,8 @@ impl InputFile {
 
     /// The id of the file itself: for standard input `"stdin"`; for a file
     /// given directly its stem; for a file found under a directory its path
-    /// relative to that directory, without extension, with `/` separators.
+    /// relative to that directory, without extension (nor `.gz`), with `/`
+    /// separators.
     ///
     /// Text documents use it as their `doc_id`; JSONL, CSV and Parquet
     /// records without an id use `"{file_id}:{line}"`.
@@ -197,7 +201,8 @@ impl InputFile {
             return "stdin".to_string();
         }
         let stem_of = |p: &Path| {
-            p.file_stem()
+            crate::compression::without_gz(p)
+                .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default()
         };
@@ -303,7 +308,10 @@ pub fn resolve_format(file: &InputFile, opts: &ReadOptions) -> Result<InputForma
 /// so a caller can stream over [`discover`]'s output file by file.
 pub fn read_documents(file: &InputFile, opts: &ReadOptions) -> Result<Vec<Document>, IoError> {
     let format = resolve_format(file, opts)?;
-    if format == InputFormat::Parquet && !file.is_stdin {
+    if format == InputFormat::Parquet
+        && !file.is_stdin
+        && !crate::compression::file_is_gzip(&file.path)
+    {
         let f = fs::File::open(&file.path).map_err(|e| IoError::io(&file.path, e))?;
         return Ctx::new(file, opts).parquet(ParquetReader::new(f));
     }
@@ -321,6 +329,7 @@ pub fn parse_documents(
 ) -> Result<Vec<Document>, IoError> {
     let ctx = Ctx::new(file, opts);
     let shown = ctx.path.clone();
+    let bytes = crate::compression::decompressed(bytes, &shown)?;
     match format {
         InputFormat::Parquet => ctx.parquet(ParquetReader::new(Cursor::new(bytes))),
         InputFormat::Text => {

@@ -16,12 +16,14 @@
 //!   keep an output from overwriting an input.
 //!
 //! Text is read as UTF-8, or as UTF-16 when it starts with a UTF-16
-//! byte-order mark.
+//! byte-order mark. Gzip-compressed files (`a.jsonl.gz`) are read as the file
+//! they hold.
 //!
 //! All errors are [`IoError`]s whose messages name the file, and the line or
 //! row where there is one.
 
 mod atomic;
+mod compression;
 mod encoding;
 mod error;
 mod gold;

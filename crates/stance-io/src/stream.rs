@@ -55,7 +55,10 @@ pub fn stream_documents(file: &InputFile, opts: &ReadOptions) -> Result<Document
             inner: Inner::Loaded(read_documents(file, opts)?.into_iter()),
         })
     };
-    if file.is_stdin {
+    // A gzipped Parquet file is decompressed whole: Parquet readers seek.
+    if file.is_stdin
+        || (format == InputFormat::Parquet && crate::compression::file_is_gzip(&file.path))
+    {
         return loaded();
     }
     let open = || -> Result<DocumentStream, IoError> {
@@ -91,7 +94,8 @@ pub fn stream_documents(file: &InputFile, opts: &ReadOptions) -> Result<Document
 /// bytes in the first 8 KiB together with invalid UTF-8 mean a binary file.
 /// Everything it yields is valid UTF-8.
 pub(crate) struct Utf8Reader {
-    inner: BufReader<File>,
+    /// The file, decompressed if it is gzip.
+    inner: BufReader<Box<dyn Read + Send>>,
     path: PathBuf,
     lossy: bool,
     /// Whether the first 8 KiB of the file hold a NUL byte.
@@ -124,16 +128,18 @@ pub(crate) fn line_at(bytes: &[u8], offset: usize) -> usize {
 /// 0 if the file cannot be read again.
 fn line_in_file(path: &Path, offset: usize) -> usize {
     let mut prefix = Vec::with_capacity(offset);
-    match File::open(path).and_then(|f| f.take(offset as u64).read_to_end(&mut prefix)) {
-        Ok(n) if n == offset => line_at(&prefix, offset),
+    let read = crate::compression::open(path)
+        .ok()
+        .map(|f| f.take(offset as u64).read_to_end(&mut prefix));
+    match read {
+        Some(Ok(n)) if n == offset => line_at(&prefix, offset),
         _ => 0,
     }
 }
 
 impl Utf8Reader {
     pub(crate) fn open(path: &Path, lossy: bool) -> Result<Self, IoError> {
-        let file = File::open(path).map_err(|e| IoError::io(path, e))?;
-        let mut inner = BufReader::with_capacity(READ_CHUNK, file);
+        let mut inner = BufReader::with_capacity(READ_CHUNK, crate::compression::open(path)?);
         let mut raw = Vec::with_capacity(BINARY_SNIFF_BYTES);
         (&mut inner)
             .take(BINARY_SNIFF_BYTES as u64)
