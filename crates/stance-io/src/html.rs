@@ -14,7 +14,10 @@
 //! - Runs of whitespace become one space; inside `pre`, line breaks stay.
 //! - What a reader does not see is dropped: comments, `script`, `style`,
 //!   `template`, `noscript`, `title`, `svg`, `iframe`, `object` and `canvas`
-//!   with everything inside them, and declarations (`<!DOCTYPE …>`, `<?xml …?>`).
+//!   with everything inside them, elements marked `hidden` or styled
+//!   `display: none` in their own `style` attribute (with what they hold),
+//!   and declarations (`<!DOCTYPE …>`, `<?xml …?>`). Stylesheets are not
+//!   read, so what they hide stays.
 //! - Character references (`&amp;`, `&rsquo;`, `&#8217;`, `&#x2019;`) are
 //!   decoded, with the full HTML5 table of names.
 //!
@@ -26,6 +29,12 @@
 /// Elements whose content is never shown (or is script, not text).
 const HIDDEN: [&str; 9] = [
     "script", "style", "template", "noscript", "title", "svg", "iframe", "object", "canvas",
+];
+
+/// Elements that have no content and no end tag.
+const VOID: [&str; 13] = [
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
+    "wbr",
 ];
 
 /// Elements that start and end a line of their own.
@@ -93,6 +102,7 @@ pub fn visible_text(html: &str) -> String {
             Markup::Tag {
                 name,
                 closing,
+                attributes,
                 after,
             } => {
                 let name = name.to_ascii_lowercase();
@@ -100,6 +110,13 @@ pub fn visible_text(html: &str) -> String {
                 if !closing && HIDDEN.contains(&name) {
                     text.line_break();
                     skip_element(after, name)
+                } else if !closing
+                    && !VOID.contains(&name)
+                    && !attributes.trim_end().ends_with('/')
+                    && hides(attributes)
+                {
+                    text.line_break();
+                    skip_nested(after, name)
                 } else {
                     if BLOCKS.contains(&name) {
                         text.line_break();
@@ -209,6 +226,8 @@ enum Markup<'a> {
     Tag {
         name: &'a str,
         closing: bool,
+        /// What stands between the name and the `>`.
+        attributes: &'a str,
         after: &'a str,
     },
     /// The `<` does not start markup: it is text.
@@ -237,11 +256,105 @@ fn markup(s: &str) -> Markup<'_> {
     let name_end = tag
         .find(|c: char| c.is_whitespace() || c == '/' || c == '>')
         .unwrap_or(tag.len());
+    let after = after_tag(&tag[name_end..]);
+    let attributes_end = tag.len() - after.len();
     Markup::Tag {
         name: &tag[..name_end],
         closing,
-        after: after_tag(&tag[name_end..]),
+        attributes: tag[name_end..attributes_end].trim_end_matches('>'),
+        after,
     }
+}
+
+/// Whether a start tag's attributes hide the element: a `hidden` attribute
+/// (other than `hidden="until-found"`), or `display: none` in its `style`.
+fn hides(attributes: &str) -> bool {
+    let mut rest = attributes;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '/');
+        if rest.is_empty() {
+            return false;
+        }
+        let name_end = rest
+            .find(|c: char| c.is_whitespace() || c == '=' || c == '/')
+            .unwrap_or(rest.len());
+        let name = &rest[..name_end];
+        rest = rest[name_end..].trim_start();
+        let mut value = "";
+        if let Some(after_equals) = rest.strip_prefix('=') {
+            let after_equals = after_equals.trim_start();
+            let (v, r) = match after_equals.chars().next() {
+                Some(quote @ ('"' | '\'')) => {
+                    let inner = &after_equals[1..];
+                    let end = inner.find(quote).unwrap_or(inner.len());
+                    (&inner[..end], inner.get(end + 1..).unwrap_or(""))
+                }
+                _ => {
+                    let end = after_equals
+                        .find(char::is_whitespace)
+                        .unwrap_or(after_equals.len());
+                    (&after_equals[..end], &after_equals[end..])
+                }
+            };
+            value = v;
+            rest = r;
+        }
+        if name.eq_ignore_ascii_case("hidden") && !value.eq_ignore_ascii_case("until-found") {
+            return true;
+        }
+        if name.eq_ignore_ascii_case("style") {
+            let style: String = value
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect::<String>()
+                .to_ascii_lowercase();
+            if style
+                .split(';')
+                .any(|d| d == "display:none" || d == "display:none!important")
+            {
+                return true;
+            }
+        }
+    }
+}
+
+/// The page after the end tag that closes an element named `name`, whose
+/// start tag has just been read, counting elements of the same name opened
+/// inside it; nothing when it never closes.
+fn skip_nested<'a>(s: &'a str, name: &str) -> &'a str {
+    let mut depth = 1;
+    let mut rest = s;
+    while let Some(lt) = rest.find('<') {
+        rest = &rest[lt..];
+        rest = match markup(rest) {
+            Markup::Tag {
+                name: inner,
+                closing,
+                after,
+                ..
+            } => {
+                let lower = inner.to_ascii_lowercase();
+                if !closing && HIDDEN.contains(&lower.as_str()) {
+                    skip_element(after, &lower)
+                } else {
+                    if inner.eq_ignore_ascii_case(name) {
+                        if closing {
+                            depth -= 1;
+                            if depth == 0 {
+                                return after;
+                            }
+                        } else {
+                            depth += 1;
+                        }
+                    }
+                    after
+                }
+            }
+            Markup::Skip(after) => after,
+            Markup::Text => &rest[1..],
+        };
+    }
+    ""
 }
 
 /// The text after a tag's closing `>`, skipping attributes; a `>` inside a
@@ -445,6 +558,22 @@ mod tests {
             decode_windows_1252(b"Caf\xe9 \x93quoted\x94 \x96 \x80 \x81"),
             "Caf\u{e9} \u{201c}quoted\u{201d} \u{2013} \u{20ac} \u{81}"
         );
+    }
+
+    #[test]
+    fn hidden_elements_are_dropped_with_what_they_hold() {
+        let page = "<div hidden><div>Menu</div><p>Cookie notice</p></div><p>Shown.</p>\
+            <div style=\"color: red; DISPLAY : none !important\">Mobile <div>menu</div></div>\
+            <div style=\"display:block\">Also shown.</div><input type=hidden value=x>\
+            <img hidden src=\"a.png\"><p data-hidden=\"1\" title='hidden'>Still shown.</p>\
+            <div hidden=\"until-found\">Found later.</div>\
+            <section hidden><script>var s = '</section>';</script>Secret</section>Last.";
+        assert_eq!(
+            visible_text(page),
+            "Shown.\nAlso shown.\nStill shown.\nFound later.\nLast.\n"
+        );
+        // An element hidden but never closed hides the rest, as in a browser.
+        assert_eq!(visible_text("<p>Kept.</p><div hidden><p>gone"), "Kept.\n");
     }
 
     #[test]
