@@ -870,14 +870,9 @@ mod tests {
                 .sum_all()?
                 .mul(&other.as_tensor().sum_all()?)?)
         };
+        let flat = |t: &Tensor| -> Vec<f32> { t.flatten_all().unwrap().to_vec1().unwrap() };
         let mut grads = loss().unwrap().backward().unwrap();
-        let g1: Vec<f32> = grads
-            .get(embeddings.as_tensor())
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
+        let g1 = flat(grads.get(embeddings.as_tensor()).unwrap());
         let g1_norm = g1.iter().map(|g| g * g).sum::<f32>().sqrt();
         let epsilon = 0.5;
         let moved: Vec<f32> = values
@@ -898,20 +893,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(calls, 1);
-        let restored: Vec<f32> = embeddings
-            .as_tensor()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
-        assert_eq!(restored, values);
-        let summed: Vec<f32> = grads
-            .get(embeddings.as_tensor())
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
+        assert_eq!(flat(embeddings.as_tensor()), values);
+        let summed = flat(grads.get(embeddings.as_tensor()).unwrap());
         for ((s, g), m) in summed.iter().zip(&g1).zip(&moved) {
             assert!((s - (g + 2.0 * 2.0 * m)).abs() < 1e-5, "{summed:?}");
         }
