@@ -483,6 +483,9 @@ pub fn train(
             let loss = batch_loss(&logits)?;
             let loss_value = loss.to_scalar::<f32>()? as f64;
             let mut grads = loss.backward()?;
+            // The first pass's graph (its activations) is not needed again:
+            // free it before a second pass builds its own.
+            drop((loss, logits));
             if cfg.adversarial > 0.0 {
                 let embeddings = &vars
                     .iter()
