@@ -34,8 +34,9 @@ use crate::progress;
 ///
 /// Memory does not grow with the input: JSONL, CSV and Parquet files are
 /// checked whole first (a bad record anywhere fails before any output), then
-/// read a record at a time (Parquet: 4,096 rows), and sentences are labelled
-/// and written in chunks of 4,096, even inside one long document.
+/// read a record at a time (Parquet: 4,096 rows; a gzipped Parquet file is
+/// decompressed whole first), and sentences are labelled and written in
+/// chunks of 4,096, even inside one long document.
 ///
 /// Output has one row per sentence: doc_id, source, paragraph, sentence,
 /// char_start, char_end (Unicode code points: Python's text[start:end]),
