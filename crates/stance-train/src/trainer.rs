@@ -451,12 +451,15 @@ pub fn train(
                 rows.extend_from_within(..);
             }
             let inputs = tokenizer.batch(&rows, &device)?;
-            let logits = model.forward(
-                &inputs.input_ids,
-                &inputs.token_type_ids,
-                &inputs.attention_mask,
-                ForwardMode::Training,
-            )?;
+            let forward = || {
+                model.forward(
+                    &inputs.input_ids,
+                    &inputs.token_type_ids,
+                    &inputs.attention_mask,
+                    ForwardMode::Training,
+                )
+            };
+            let logits = forward()?;
             let targets = target_weights(
                 batch,
                 train,
@@ -493,13 +496,7 @@ pub fn train(
                     .expect("the encoder has word embeddings")
                     .1;
                 add_adversarial_gradients(&mut grads, embeddings, &live, cfg.adversarial, || {
-                    let logits = model.forward(
-                        &inputs.input_ids,
-                        &inputs.token_type_ids,
-                        &inputs.attention_mask,
-                        ForwardMode::Training,
-                    )?;
-                    Ok(batch_loss(&logits)?)
+                    Ok(batch_loss(&forward()?)?)
                 })?;
             }
             let lr = schedule.rate(global_step);
